@@ -1,0 +1,1055 @@
+/*
+ * cache.c - see cache.h.
+ *
+ * Locks, always taken in this order:
+ *   c->addlock  serialises registrations (slow: network)
+ *   c->lock     guards the model and blob tables, block states and stats
+ *   c->ixlock   guards the SQLite index
+ * No network or disk I/O happens under c->lock.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "block.h"
+#include "cache.h"
+#include "conf.h"
+#include "hmap.h"
+#include "http.h"
+#include "hub.h"
+#include "index.h"
+#include "layout.h"
+#include "log.h"
+#include "store.h"
+#include "uri.h"
+#include "util.h"
+
+enum block_state {
+	B_ABSENT = 0,
+	B_FETCHING,  /* one thread is fetching it; others wait */
+	B_PRESENT,   /* on disk, not yet checked by this process */
+	B_VERIFYING, /* one thread is checking it; others wait */
+	B_READY,     /* on disk and known good */
+};
+
+struct aim_blob {
+	int64_t id;
+	char *key;
+	uint64_t size;
+	uint32_t nblocks;
+	uint8_t *state;		/* protected by c->lock */
+	uint64_t present_bytes; /* protected by c->lock */
+	int fd;			/* -1 until first use; protected by c->lock */
+	struct aim_hub_loc loc; /* where to fetch it; set once at load/add */
+	int has_loc;
+};
+
+struct aim_model;
+
+struct aim_file {
+	struct aim_model *model;
+	char *path;
+	struct aim_blob *blob;
+};
+
+struct aim_model {
+	int64_t id;
+	char *name, *uri, *kind, *revision, *commit;
+	char cache_key[17];
+	int64_t mtime, added;
+	int pinned;
+	struct aim_file **files;
+	size_t nfiles;
+};
+
+struct aim_cache {
+	const struct aim_conf *conf;
+	uint64_t block_size;
+	struct aim_store *store;
+	struct aim_index *ix;
+	struct aim_http *http;
+	struct aim_hub *hub;
+	struct aim_layout *layout;
+	pthread_mutex_t addlock;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a block left B_FETCHING or B_VERIFYING */
+	pthread_mutex_t ixlock;
+	/* protected by c->lock: */
+	struct aim_model **models;
+	size_t nmodels;
+	struct aim_hmap *blob_by_key; /* (0, key) -> blob */
+	struct aim_hmap *blob_by_id;  /* (id, "") -> blob (load only) */
+	struct aim_blob **blobs;
+	size_t nblobs;
+	struct {
+		uint64_t hits, misses, fetched_bytes, fetch_errors,
+			verify_failures, served_bytes;
+	} stats;
+};
+
+static void set_cause(char **cause, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_cause(char **cause, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cause == NULL)
+		return;
+	free(*cause);
+	va_start(ap, fmt);
+	if (vasprintf(cause, fmt, ap) < 0)
+		*cause = NULL;
+	va_end(ap);
+}
+
+static uint32_t block_len(const struct aim_cache *c, const struct aim_blob *b,
+			  uint32_t i)
+{
+	return aim_block_len(b->size, c->block_size, i);
+}
+
+static void blob_free(struct aim_blob *b)
+{
+	if (b == NULL)
+		return;
+	if (b->fd >= 0)
+		close(b->fd);
+	aim_hub_loc_release(&b->loc);
+	free(b->state);
+	free(b->key);
+	free(b);
+}
+
+static void model_free(struct aim_model *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->nfiles; i++) {
+		free(m->files[i]->path);
+		free(m->files[i]);
+	}
+	free(m->files);
+	free(m->name);
+	free(m->uri);
+	free(m->kind);
+	free(m->revision);
+	free(m->commit);
+	free(m);
+}
+
+/* a blob in memory; called with c->lock held or before threads exist */
+static struct aim_blob *blob_new(struct aim_cache *c, int64_t id,
+				 const char *key, uint64_t size)
+{
+	struct aim_blob *b = calloc(1, sizeof(*b));
+	struct aim_blob **nb;
+
+	if (b == NULL)
+		return NULL;
+	b->id = id;
+	b->fd = -1;
+	b->size = size;
+	b->nblocks = aim_block_count(size, c->block_size);
+	b->key = strdup(key);
+	b->state = calloc(b->nblocks ? b->nblocks : 1, 1);
+	nb = realloc(c->blobs, (c->nblobs + 1) * sizeof(*nb));
+	if (!b->key || !b->state || !nb)
+		goto fail;
+	c->blobs = nb;
+	if (aim_hmap_put(c->blob_by_key, 0, b->key, b) < 0 ||
+	    aim_hmap_put(c->blob_by_id, (uint64_t)id, "", b) < 0)
+		goto fail;
+	c->blobs[c->nblobs++] = b;
+	return b;
+fail:
+	blob_free(b);
+	return NULL;
+}
+
+static int blob_set_loc(struct aim_blob *b, const struct aim_model *m,
+			const char *path)
+{
+	if (b->has_loc || strcmp(m->kind, "hf") != 0)
+		return 0;
+	b->loc.repo = strdup(m->name);
+	b->loc.commit = strdup(m->commit);
+	b->loc.path = strdup(path);
+	b->loc.etag = strdup(b->key);
+	if (!b->loc.repo || !b->loc.commit || !b->loc.path || !b->loc.etag) {
+		aim_hub_loc_release(&b->loc);
+		return -ENOMEM;
+	}
+	b->has_loc = 1;
+	return 0;
+}
+
+static int file_cmp(const void *a, const void *b)
+{
+	const struct aim_file *fa = *(struct aim_file *const *)a;
+	const struct aim_file *fb = *(struct aim_file *const *)b;
+
+	return strcmp(fa->path, fb->path);
+}
+
+/* put a model's files into the tree under its name */
+static int layout_model(struct aim_cache *c, struct aim_model *m)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	qsort(m->files, m->nfiles, sizeof(*m->files), file_cmp);
+	for (size_t i = 0; i < m->nfiles; i++) {
+		struct aim_file *f = m->files[i];
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", m->name,
+				     f->path) >= sizeof(path))
+			return -ENAMETOOLONG;
+		rc = aim_layout_add_file(c->layout, path, f, f->blob->size,
+					 m->mtime);
+		if (rc < 0) {
+			aim_log(LOG_ERR, "model '%s': cannot show '%s': %s",
+				m->name, f->path, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int model_add_file(struct aim_model *m, const char *path,
+			  struct aim_blob *b)
+{
+	struct aim_file *f = calloc(1, sizeof(*f));
+	struct aim_file **nf = realloc(m->files, (m->nfiles + 1) * sizeof(*nf));
+
+	if (nf)
+		m->files = nf;
+	if (f == NULL || nf == NULL || (f->path = strdup(path)) == NULL) {
+		free(f);
+		return -ENOMEM;
+	}
+	f->model = m;
+	f->blob = b;
+	m->files[m->nfiles++] = f;
+	return blob_set_loc(b, m, path);
+}
+
+static struct aim_model *model_new(const struct aim_index_model *im)
+{
+	struct aim_model *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->id = im->id;
+	m->name = strdup(im->name);
+	m->uri = strdup(im->uri);
+	m->kind = strdup(im->kind);
+	m->revision = strdup(im->revision);
+	m->commit = strdup(im->commit);
+	m->mtime = im->mtime;
+	m->added = im->added;
+	m->pinned = im->pinned;
+	aim_uri_cache_key(im->uri, m->cache_key);
+	if (!m->name || !m->uri || !m->kind || !m->revision || !m->commit) {
+		model_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static int models_append(struct aim_cache *c, struct aim_model *m)
+{
+	struct aim_model **nm =
+		realloc(c->models, (c->nmodels + 1) * sizeof(*nm));
+
+	if (nm == NULL)
+		return -ENOMEM;
+	c->models = nm;
+	c->models[c->nmodels++] = m;
+	return 0;
+}
+
+/* --- loading the index at open ------------------------------------- */
+
+static int load_blob(void *arg, const struct aim_index_blob *ib)
+{
+	struct aim_cache *c = arg;
+
+	return blob_new(c, ib->id, ib->key, ib->size) ? 0 : -ENOMEM;
+}
+
+static int load_model(void *arg, const struct aim_index_model *im)
+{
+	struct aim_cache *c = arg;
+	struct aim_model *m = model_new(im);
+
+	if (m == NULL || models_append(c, m) < 0) {
+		model_free(m);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int load_file(void *arg, int64_t model_id, const char *path,
+		     int64_t blob_id)
+{
+	struct aim_cache *c = arg;
+	struct aim_blob *b = aim_hmap_get(c->blob_by_id, (uint64_t)blob_id, "");
+
+	for (size_t i = 0; i < c->nmodels; i++) {
+		if (c->models[i]->id != model_id)
+			continue;
+		if (b == NULL)
+			return -EPROTO;
+		return model_add_file(c->models[i], path, b);
+	}
+	return -EPROTO;
+}
+
+static int load_block(void *arg, int64_t blob_id, uint32_t idx, uint32_t len)
+{
+	struct aim_cache *c = arg;
+	struct aim_blob *b = aim_hmap_get(c->blob_by_id, (uint64_t)blob_id, "");
+
+	if (b == NULL || idx >= b->nblocks || len != block_len(c, b, idx)) {
+		aim_log(LOG_WARNING, "index: ignoring a stray block row");
+		return 0;
+	}
+	if (b->state[idx] == B_ABSENT) {
+		b->state[idx] = B_PRESENT;
+		b->present_bytes += len;
+	}
+	return 0;
+}
+
+static int load(struct aim_cache *c, char **cause)
+{
+	int rc;
+
+	if ((rc = aim_index_each_blob(c->ix, load_blob, c)) < 0 ||
+	    (rc = aim_index_each_model(c->ix, load_model, c)) < 0 ||
+	    (rc = aim_index_each_file(c->ix, load_file, c)) < 0 ||
+	    (rc = aim_index_each_block(c->ix, load_block, c)) < 0) {
+		set_cause(cause, "cannot load the index: %s", strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < c->nmodels; i++)
+		if ((rc = layout_model(c, c->models[i])) < 0)
+			aim_log(LOG_ERR, "model '%s' is not shown: %s",
+				c->models[i]->name, strerror(-rc));
+	return 0;
+}
+
+/* the store's block size is fixed when it is created */
+static int setup_block_size(struct aim_cache *c, char **cause)
+{
+	char *v = NULL, buf[32];
+	int rc = aim_index_meta_get(c->ix, "block_size", &v);
+
+	if (rc == -ENOENT) {
+		snprintf(buf, sizeof(buf), "%llu",
+			 (unsigned long long)c->conf->block_size);
+		c->block_size = c->conf->block_size;
+		return aim_index_meta_set(c->ix, "block_size", buf);
+	}
+	if (rc < 0)
+		return rc;
+	c->block_size = strtoull(v, NULL, 10);
+	free(v);
+	if (c->block_size < 4096 || (c->block_size & (c->block_size - 1))) {
+		set_cause(cause, "index records a bad block size");
+		return -EPROTO;
+	}
+	if (c->block_size != c->conf->block_size)
+		aim_log(LOG_NOTICE,
+			"store uses block_size %llu (set when it was created)",
+			(unsigned long long)c->block_size);
+	return 0;
+}
+
+int aim_cache_open(const struct aim_conf *conf, struct aim_cache **out,
+		   char **cause)
+{
+	struct aim_http_opts hopts = { conf->ca_file, conf->connect_timeout };
+	struct aim_cache *c;
+	char path[PATH_MAX];
+	int rc;
+
+	*cause = NULL;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->conf = conf;
+	pthread_mutex_init(&c->addlock, NULL);
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_mutex_init(&c->ixlock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->blob_by_key = aim_hmap_new();
+	c->blob_by_id = aim_hmap_new();
+	c->layout = aim_layout_new();
+	rc = -ENOMEM;
+	if (!c->blob_by_key || !c->blob_by_id || !c->layout)
+		goto fail;
+	if ((rc = aim_store_open(conf->store, &c->store, cause)) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/index.db", conf->store);
+	if ((rc = aim_index_open(path, &c->ix, cause)) < 0)
+		goto fail;
+	if ((rc = setup_block_size(c, cause)) < 0)
+		goto fail;
+	if ((rc = aim_http_new(&hopts, &c->http)) < 0)
+		goto fail;
+	rc = aim_hub_new(c->http, conf->hf_endpoint, conf->hf_token,
+			 conf->fetch_timeout, &c->hub);
+	if (rc < 0) {
+		set_cause(cause, "bad hf_endpoint '%s'", conf->hf_endpoint);
+		goto fail;
+	}
+	if ((rc = load(c, cause)) < 0)
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	if (*cause == NULL)
+		set_cause(cause, "cannot open store '%s': %s", conf->store,
+			  strerror(-rc));
+	aim_cache_free(&c);
+	return rc;
+}
+
+void aim_cache_free(struct aim_cache **pc)
+{
+	struct aim_cache *c = *pc;
+
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nmodels; i++)
+		model_free(c->models[i]);
+	free(c->models);
+	for (size_t i = 0; i < c->nblobs; i++)
+		blob_free(c->blobs[i]);
+	free(c->blobs);
+	aim_hmap_free(&c->blob_by_key);
+	aim_hmap_free(&c->blob_by_id);
+	aim_layout_free(&c->layout);
+	aim_hub_free(&c->hub);
+	aim_http_free(&c->http);
+	aim_index_free(&c->ix);
+	aim_store_free(&c->store);
+	pthread_cond_destroy(&c->cond);
+	pthread_mutex_destroy(&c->ixlock);
+	pthread_mutex_destroy(&c->lock);
+	pthread_mutex_destroy(&c->addlock);
+	free(c);
+	*pc = NULL;
+}
+
+struct aim_layout *aim_cache_layout(struct aim_cache *c)
+{
+	return c->layout;
+}
+
+uint64_t aim_file_size(const struct aim_file *f)
+{
+	return f->blob->size;
+}
+
+/* --- registration ---------------------------------------------------- */
+
+struct entry {
+	char *path;
+	uint64_t size;
+	char key[65];
+	char sha1[41];
+	int lfs;
+};
+
+struct entries {
+	struct entry *v;
+	size_t n, cap;
+};
+
+static int collect(void *arg, const struct aim_hub_entry *e)
+{
+	struct entries *es = arg;
+
+	if (es->n == es->cap) {
+		size_t cap = es->cap ? es->cap * 2 : 64;
+		struct entry *nv = realloc(es->v, cap * sizeof(*nv));
+		if (nv == NULL)
+			return -ENOMEM;
+		es->v = nv;
+		es->cap = cap;
+	}
+	struct entry *en = &es->v[es->n];
+	memset(en, 0, sizeof(*en));
+	if ((en->path = strdup(e->path)) == NULL)
+		return -ENOMEM;
+	en->size = e->size;
+	en->lfs = e->lfs_sha256 != NULL;
+	for (int i = 0; i < 40; i++)
+		en->sha1[i] = (char)(e->oid[i] | 0x20);
+	if (en->lfs)
+		for (int i = 0; i < 64; i++)
+			en->key[i] = (char)(e->lfs_sha256[i] | 0x20);
+	else
+		memcpy(en->key, en->sha1, 41);
+	es->n++;
+	return 0;
+}
+
+static void entries_release(struct entries *es)
+{
+	for (size_t i = 0; i < es->n; i++)
+		free(es->v[i].path);
+	free(es->v);
+}
+
+/* order paths with '/' before every other byte, so "a/x" follows "a" */
+static int path_cmp(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		unsigned char x = *a == '/' ? 1 : (unsigned char)*a;
+		unsigned char y = *b == '/' ? 1 : (unsigned char)*b;
+		if (x != y || x == 0)
+			return x - y;
+	}
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return path_cmp(((const struct entry *)a)->path,
+			((const struct entry *)b)->path);
+}
+
+/* refuse duplicate paths and a file that is also a directory */
+static int entries_check(struct entries *es, char **cause)
+{
+	qsort(es->v, es->n, sizeof(*es->v), entry_cmp);
+	for (size_t i = 0; i + 1 < es->n; i++) {
+		const char *a = es->v[i].path, *b = es->v[i + 1].path;
+		size_t n = strlen(a);
+		if (strcmp(a, b) == 0) {
+			set_cause(cause, "listing names '%s' twice", a);
+			return -EPROTO;
+		}
+		if (strncmp(a, b, n) == 0 && b[n] == '/') {
+			set_cause(cause, "listing has '%s' as file and directory",
+				  a);
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+static struct aim_model *find_model_by_uri(struct aim_cache *c,
+					   const char *uri)
+{
+	for (size_t i = 0; i < c->nmodels; i++)
+		if (strcmp(c->models[i]->uri, uri) == 0)
+			return c->models[i];
+	return NULL;
+}
+
+static struct aim_model *find_model_by_name(struct aim_cache *c,
+					    const char *name)
+{
+	for (size_t i = 0; i < c->nmodels; i++)
+		if (strcmp(c->models[i]->name, name) == 0)
+			return c->models[i];
+	return NULL;
+}
+
+/* write the model to the index in one transaction; fills blob ids */
+static int index_model(struct aim_cache *c, struct aim_index_model *im,
+		       struct entries *es, int64_t *blob_ids, char **cause)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->ixlock);
+	if ((rc = aim_index_begin(c->ix)) < 0)
+		goto out;
+	if ((rc = aim_index_model_insert(c->ix, im, &im->id)) < 0)
+		goto fail;
+	for (size_t i = 0; i < es->n; i++) {
+		struct entry *e = &es->v[i];
+		struct aim_index_blob ib = {
+			.key = e->key,
+			.size = e->size,
+			.sha256 = e->lfs ? e->key : NULL,
+			.sha1 = e->lfs ? NULL : e->sha1,
+			.etag = e->key,
+		};
+		rc = aim_index_blob_insert(c->ix, &ib, &blob_ids[i]);
+		if (rc == -EEXIST) {
+			set_cause(cause,
+				  "listing gives '%s' a size that disagrees "
+				  "with the stored blob",
+				  e->path);
+			rc = -EPROTO;
+		}
+		if (rc < 0 ||
+		    (rc = aim_index_file_insert(c->ix, im->id, e->path,
+						blob_ids[i])) < 0)
+			goto fail;
+	}
+	rc = aim_index_commit(c->ix);
+	if (rc == 0)
+		goto out;
+fail:
+	aim_index_rollback(c->ix);
+out:
+	pthread_mutex_unlock(&c->ixlock);
+	if (rc < 0 && *cause == NULL)
+		set_cause(cause, "cannot record the model in the index: %s",
+			  strerror(-rc));
+	return rc;
+}
+
+static int add_hf(struct aim_cache *c, const char *uri_str,
+		  const struct aim_uri *u, const char *name, char **cause)
+{
+	struct aim_hub_revision rev;
+	struct entries es = { 0 };
+	struct aim_model *m = NULL;
+	int64_t *blob_ids = NULL;
+	char fullname[200];
+	int rc;
+
+	snprintf(fullname, sizeof(fullname), "%s/%s", u->org, u->name);
+	if (name == NULL)
+		name = fullname;
+	if ((rc = aim_hub_revision(c->hub, u->org, u->name, u->rev, &rev,
+				   cause)) < 0)
+		return rc;
+	if ((rc = aim_hub_list(c->hub, u->org, u->name, rev.commit, collect,
+			       &es, cause)) < 0)
+		goto out;
+	if ((rc = entries_check(&es, cause)) < 0)
+		goto out;
+	pthread_mutex_lock(&c->lock);
+	struct aim_model *same = find_model_by_name(c, name);
+	pthread_mutex_unlock(&c->lock);
+	if (same) {
+		set_cause(cause, "name '%s' is already used by '%s'", name,
+			  same->uri);
+		rc = -EEXIST;
+		goto out;
+	}
+	blob_ids = calloc(es.n ? es.n : 1, sizeof(*blob_ids));
+	if (blob_ids == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	struct aim_index_model im = {
+		.name = name,
+		.uri = uri_str,
+		.kind = "hf",
+		.revision = u->rev,
+		.commit = rev.commit,
+		.mtime = rev.mtime,
+		.added = (int64_t)time(NULL),
+	};
+	if ((rc = index_model(c, &im, &es, blob_ids, cause)) < 0)
+		goto out;
+
+	/* the index has it; now the memory map and the tree */
+	rc = -ENOMEM;
+	if ((m = model_new(&im)) == NULL)
+		goto out;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < es.n; i++) {
+		struct aim_blob *b =
+			aim_hmap_get(c->blob_by_key, 0, es.v[i].key);
+		if (b == NULL)
+			b = blob_new(c, blob_ids[i], es.v[i].key, es.v[i].size);
+		if (b == NULL || model_add_file(m, es.v[i].path, b) < 0)
+			break;
+	}
+	if (m->nfiles == es.n && models_append(c, m) == 0)
+		rc = 0;
+	pthread_mutex_unlock(&c->lock);
+	if (rc < 0)
+		goto out;
+	rc = layout_model(c, m);
+	if (rc < 0)
+		set_cause(cause, "cannot show '%s' in the tree: %s", name,
+			  strerror(-rc));
+	m = NULL; /* owned by the cache now */
+	aim_log(LOG_NOTICE, "registered %s as '%s' at %s (%zu files)", uri_str,
+		name, rev.commit, es.n);
+out:
+	model_free(m);
+	free(blob_ids);
+	entries_release(&es);
+	return rc;
+}
+
+int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
+		  int *created, char **cause)
+{
+	struct aim_uri u;
+	int rc;
+
+	*cause = NULL;
+	*created = 0;
+	aim_uri_init(&u);
+	if ((rc = aim_uri_parse(uri, &u, cause)) < 0)
+		return rc;
+	if (name) {
+		const char *slash = strchr(name, '/');
+		char org[128];
+		if (slash == NULL || (size_t)(slash - name) >= sizeof(org) ||
+		    strchr(slash + 1, '/')) {
+			set_cause(cause, "name '%s' must be org/model", name);
+			rc = -EINVAL;
+			goto out;
+		}
+		memcpy(org, name, (size_t)(slash - name));
+		org[slash - name] = '\0';
+		if (!aim_uri_valid_repo_part(org) ||
+		    !aim_uri_valid_repo_part(slash + 1)) {
+			set_cause(cause, "name '%s' must be org/model", name);
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&c->addlock);
+	pthread_mutex_lock(&c->lock);
+	struct aim_model *known = find_model_by_uri(c, uri);
+	pthread_mutex_unlock(&c->lock);
+	if (known) {
+		rc = 0;
+	} else if (c->conf->offline) {
+		set_cause(cause, "cannot register '%s': offline", uri);
+		rc = -ENETDOWN;
+	} else if (u.kind != AIM_URI_HF) {
+		set_cause(cause, "'%s': only hf:// sources are supported yet",
+			  uri);
+		rc = -ENOTSUP;
+	} else {
+		rc = add_hf(c, uri, &u, name, cause);
+		*created = rc == 0;
+	}
+	pthread_mutex_unlock(&c->addlock);
+out:
+	aim_uri_release(&u);
+	return rc;
+}
+
+void aim_cache_add_configured(struct aim_cache *c)
+{
+	for (size_t i = 0; i < c->conf->nmodels; i++) {
+		char *cause = NULL;
+		int created;
+		if (aim_cache_add(c, c->conf->models[i], NULL, &created,
+				  &cause) < 0)
+			aim_log(LOG_ERR, "%s", cause ? cause : "cannot register");
+		free(cause);
+	}
+}
+
+/* --- the read path --------------------------------------------------- */
+
+/* the blob's data file, opened on first use; called without c->lock */
+static int blob_fd(struct aim_cache *c, struct aim_blob *b)
+{
+	int fd;
+
+	pthread_mutex_lock(&c->lock);
+	fd = b->fd;
+	pthread_mutex_unlock(&c->lock);
+	if (fd >= 0)
+		return fd;
+	fd = aim_store_blob_open(c->store, b->key);
+	if (fd < 0)
+		return fd;
+	pthread_mutex_lock(&c->lock);
+	if (b->fd < 0) {
+		b->fd = fd;
+	} else {
+		close(fd); /* another thread was first */
+		fd = b->fd;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return fd;
+}
+
+static const char *blob_name(const struct aim_blob *b)
+{
+	return b->has_loc ? b->loc.path : b->key;
+}
+
+static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
+{
+	uint32_t len = block_len(c, b, i);
+	uint64_t off = (uint64_t)i * c->block_size;
+	unsigned char sum[32];
+	char *cause = NULL;
+	void *buf;
+	int rc, fd;
+
+	if (!b->has_loc) {
+		aim_log(LOG_ERR, "blob %s has no source to fetch it from",
+			b->key);
+		return -EIO;
+	}
+	buf = malloc(len);
+	if (buf == NULL)
+		return -ENOMEM;
+	rc = aim_hub_fetch(c->hub, &b->loc, off, len, buf, &cause);
+	if (rc < 0) {
+		aim_log(LOG_ERR, "cannot fetch block %u of '%s' in %s: %s", i,
+			b->loc.path, b->loc.repo, cause ? cause : "error");
+		free(cause);
+		rc = -EIO;
+		goto out;
+	}
+	aim_sha256(buf, len, sum);
+	if ((fd = blob_fd(c, b)) < 0 ||
+	    (rc = aim_store_put(fd, off, buf, len)) < 0) {
+		rc = fd < 0 ? fd : rc;
+		aim_log(LOG_ERR, "cannot store block %u of '%s': %s", i,
+			blob_name(b), strerror(-rc));
+		rc = -EIO;
+		goto out;
+	}
+	/* the data is durable; now the index may say so */
+	pthread_mutex_lock(&c->ixlock);
+	rc = aim_index_block_put(c->ix, b->id, i, len, sum);
+	pthread_mutex_unlock(&c->ixlock);
+	if (rc < 0)
+		rc = -EIO;
+out:
+	free(buf);
+	return rc;
+}
+
+/* forget a block: index row first, then its disk space */
+static void drop_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
+{
+	int fd;
+
+	pthread_mutex_lock(&c->ixlock);
+	aim_index_block_drop(c->ix, b->id, i);
+	pthread_mutex_unlock(&c->ixlock);
+	if ((fd = blob_fd(c, b)) >= 0)
+		aim_store_drop(fd, (uint64_t)i * c->block_size,
+			       block_len(c, b, i));
+}
+
+/* check a block stored by an earlier run against its recorded SHA-256 */
+static int verify_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
+{
+	uint32_t len = block_len(c, b, i);
+	unsigned char want[32], got[32];
+	void *buf = malloc(len);
+	int rc, fd;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	pthread_mutex_lock(&c->ixlock);
+	rc = aim_index_block_sum(c->ix, b->id, i, want);
+	pthread_mutex_unlock(&c->ixlock);
+	if (rc == 0 && (fd = blob_fd(c, b)) < 0)
+		rc = fd;
+	if (rc == 0)
+		rc = aim_store_get(fd, (uint64_t)i * c->block_size, buf, len);
+	if (rc == 0) {
+		aim_sha256(buf, len, got);
+		if (memcmp(want, got, 32) != 0)
+			rc = -EBADMSG;
+	}
+	free(buf);
+	if (rc < 0 && rc != -ENOMEM) {
+		aim_log(LOG_ERR,
+			"block %u of '%s' failed its check (%s): dropped, "
+			"will fetch again",
+			i, blob_name(b),
+			rc == -EBADMSG ? "checksum mismatch" : strerror(-rc));
+		drop_block(c, b, i);
+	}
+	return rc;
+}
+
+/* make block i of b present and checked; waits for or runs the one fetch */
+static int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		switch (b->state[i]) {
+		case B_READY:
+			c->stats.hits++;
+			pthread_mutex_unlock(&c->lock);
+			return 0;
+		case B_FETCHING:
+		case B_VERIFYING:
+			pthread_cond_wait(&c->cond, &c->lock);
+			continue;
+		case B_PRESENT:
+			b->state[i] = B_VERIFYING;
+			pthread_mutex_unlock(&c->lock);
+			rc = verify_block(c, b, i);
+			pthread_mutex_lock(&c->lock);
+			if (rc == -ENOMEM) {
+				b->state[i] = B_PRESENT;
+				pthread_cond_broadcast(&c->cond);
+				pthread_mutex_unlock(&c->lock);
+				return -EIO;
+			}
+			if (rc == 0) {
+				b->state[i] = B_READY;
+			} else {
+				b->state[i] = B_ABSENT;
+				b->present_bytes -= block_len(c, b, i);
+				c->stats.verify_failures++;
+			}
+			pthread_cond_broadcast(&c->cond);
+			continue;
+		case B_ABSENT:
+			if (c->conf->offline) {
+				pthread_mutex_unlock(&c->lock);
+				aim_log(LOG_WARNING,
+					"offline: block %u of '%s' is not cached",
+					i, blob_name(b));
+				return -EIO;
+			}
+			b->state[i] = B_FETCHING;
+			c->stats.misses++;
+			pthread_mutex_unlock(&c->lock);
+			rc = fetch_block(c, b, i);
+			pthread_mutex_lock(&c->lock);
+			if (rc == 0) {
+				b->state[i] = B_READY;
+				b->present_bytes += block_len(c, b, i);
+				c->stats.fetched_bytes += block_len(c, b, i);
+			} else {
+				b->state[i] = B_ABSENT;
+				c->stats.fetch_errors++;
+			}
+			pthread_cond_broadcast(&c->cond);
+			pthread_mutex_unlock(&c->lock);
+			return rc;
+		}
+	}
+}
+
+ssize_t aim_cache_read(struct aim_cache *c, struct aim_file *f, void *buf,
+		       size_t size, uint64_t off)
+{
+	struct aim_blob *b = f->blob;
+	uint32_t first, last;
+	int rc, fd;
+
+	size = (size_t)aim_block_span(b->size, c->block_size, off, size, &first,
+				      &last);
+	if (size == 0)
+		return 0;
+	for (uint32_t i = first; i <= last; i++)
+		if ((rc = ensure_block(c, b, i)) < 0)
+			return -EIO;
+	if ((fd = blob_fd(c, b)) < 0 || aim_store_get(fd, off, buf, size) < 0) {
+		aim_log(LOG_ERR, "cannot read '%s' from the store", blob_name(b));
+		return -EIO;
+	}
+	pthread_mutex_lock(&c->lock);
+	c->stats.served_bytes += size;
+	pthread_mutex_unlock(&c->lock);
+	return (ssize_t)size;
+}
+
+/* --- reports ---------------------------------------------------------- */
+
+/* bytes and cached bytes of a model's distinct blobs; c->lock held */
+static void model_sizes(struct aim_model *m, uint64_t *size, uint64_t *cached)
+{
+	struct aim_hmap *seen = aim_hmap_new();
+
+	*size = *cached = 0;
+	for (size_t i = 0; i < m->nfiles; i++) {
+		struct aim_blob *b = m->files[i]->blob;
+		if (seen) {
+			if (aim_hmap_get(seen, 0, b->key))
+				continue;
+			aim_hmap_put(seen, 0, b->key, b);
+		}
+		*size += b->size;
+		*cached += b->present_bytes;
+	}
+	aim_hmap_free(&seen);
+}
+
+json_t *aim_cache_list(struct aim_cache *c)
+{
+	json_t *arr = json_array();
+
+	if (arr == NULL)
+		return NULL;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nmodels; i++) {
+		struct aim_model *m = c->models[i];
+		uint64_t size, cached;
+		const char *state;
+
+		model_sizes(m, &size, &cached);
+		state = cached == 0 && size > 0 ? "registered" :
+			cached < size		? "partial" :
+						  "complete";
+		json_array_append_new(
+			arr,
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, "
+				  "s:I, s:b, s:s}",
+				  "cache_key", m->cache_key, "name", m->name,
+				  "source", m->uri, "kind", m->kind,
+				  "revision", m->revision, "commit", m->commit,
+				  "size", (json_int_t)size, "cached",
+				  (json_int_t)cached, "files",
+				  (json_int_t)m->nfiles, "pinned", m->pinned,
+				  "state", state));
+	}
+	pthread_mutex_unlock(&c->lock);
+	return arr;
+}
+
+json_t *aim_cache_status(struct aim_cache *c)
+{
+	uint64_t logical = 0, blocks = 0, limit = 0;
+	uint64_t disk = aim_store_disk_usage(c->store);
+	json_t *o;
+
+	if (aim_conf_cache_limit(c->conf, &limit) < 0)
+		limit = 0;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->nblobs; i++) {
+		logical += c->blobs[i]->present_bytes;
+		for (uint32_t j = 0; j < c->blobs[i]->nblocks; j++)
+			blocks += c->blobs[i]->state[j] >= B_PRESENT;
+	}
+	uint64_t lookups = c->stats.hits + c->stats.misses;
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, "
+		      "s:I, s:I, s:I, s:I, s:b}",
+		      "store", c->conf->store, "block_size",
+		      (json_int_t)c->block_size, "models",
+		      (json_int_t)c->nmodels, "blobs", (json_int_t)c->nblobs,
+		      "blocks", (json_int_t)blocks, "cached_bytes",
+		      (json_int_t)logical, "disk_bytes", (json_int_t)disk,
+		      "cache_limit", (json_int_t)limit, "hit_ratio",
+		      lookups ? (double)c->stats.hits / (double)lookups : 0.0,
+		      "block_hits", (json_int_t)c->stats.hits, "block_misses",
+		      (json_int_t)c->stats.misses, "fetched_bytes",
+		      (json_int_t)c->stats.fetched_bytes, "served_bytes",
+		      (json_int_t)c->stats.served_bytes, "fetch_errors",
+		      (json_int_t)c->stats.fetch_errors, "verify_failures",
+		      (json_int_t)c->stats.verify_failures, "offline",
+		      c->conf->offline);
+	pthread_mutex_unlock(&c->lock);
+	return o;
+}

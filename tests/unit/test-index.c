@@ -1,0 +1,118 @@
+/* test-index.c - the SQLite index: schema, models, blobs, blocks, reopen */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "unit.h"
+#include "src/index.h"
+
+static int count_blocks(void *arg, int64_t blob, uint32_t idx, uint32_t len)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int count_files(void *arg, int64_t m, const char *path, int64_t blob)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void roundtrip(void)
+{
+	const char *dir = unit_tmpdir();
+	char path[512], *cause = NULL, *v = NULL;
+	struct aim_index *ix = NULL;
+	unsigned char sum[32], got[32];
+	int64_t mid, b1, b2, b3;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/index.db", dir);
+	CHECK(aim_index_open(path, &ix, &cause) == 0);
+	if (ix == NULL)
+		return;
+	CHECK(aim_index_meta_get(ix, "schema", &v) == 0 && atoi(v) == 1);
+	free(v);
+	struct aim_index_model m = { .name = "org/m", .uri = "hf://org/m",
+				     .kind = "hf", .revision = "main",
+				     .commit = "c0ffee", .mtime = 1, .added = 2 };
+	CHECK(aim_index_begin(ix) == 0);
+	CHECK(aim_index_model_insert(ix, &m, &mid) == 0);
+	struct aim_index_blob b = { .key = "aa11", .size = 100 };
+	CHECK(aim_index_blob_insert(ix, &b, &b1) == 0);
+	CHECK(aim_index_blob_insert(ix, &b, &b2) == 0 && b1 == b2);
+	b.size = 101; /* same key, other size: refused */
+	CHECK(aim_index_blob_insert(ix, &b, &b3) == -EEXIST);
+	CHECK(aim_index_file_insert(ix, mid, "a.bin", b1) == 0);
+	CHECK(aim_index_file_insert(ix, mid, "a.bin", b1) == -EEXIST);
+	CHECK(aim_index_commit(ix) == 0);
+	/* the same URI twice is refused */
+	CHECK(aim_index_model_insert(ix, &m, &mid) == -EEXIST);
+
+	memset(sum, 7, sizeof(sum));
+	CHECK(aim_index_block_put(ix, b1, 0, 100, sum) == 0);
+	CHECK(aim_index_block_sum(ix, b1, 0, got) == 0 &&
+	      memcmp(sum, got, 32) == 0);
+	CHECK(aim_index_block_sum(ix, b1, 1, got) == -ENOENT);
+	aim_index_free(&ix);
+	CHECK(ix == NULL);
+
+	/* reopen: everything is still there */
+	CHECK(aim_index_open(path, &ix, &cause) == 0);
+	CHECK(aim_index_each_block(ix, count_blocks, &n) == 0 && n == 1);
+	n = 0;
+	CHECK(aim_index_each_file(ix, count_files, &n) == 0 && n == 1);
+	CHECK(aim_index_block_drop(ix, b1, 0) == 0);
+	n = 0;
+	CHECK(aim_index_each_block(ix, count_blocks, &n) == 0 && n == 0);
+	aim_index_free(&ix);
+}
+
+static void newer_schema_refused(void)
+{
+	const char *dir = unit_tmpdir();
+	char path[512], *cause = NULL;
+	struct aim_index *ix = NULL;
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/index.db", dir);
+	CHECK(aim_index_open(path, &ix, &cause) == 0);
+	aim_index_free(&ix);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(db, "UPDATE meta SET value='99' WHERE key='schema'",
+			   NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(aim_index_open(path, &ix, &cause) < 0 && cause &&
+	      strstr(cause, "newer"));
+	free(cause);
+	CHECK(ix == NULL);
+}
+
+static void garbage_file(void)
+{
+	const char *dir = unit_tmpdir();
+	char path[512], *cause = NULL;
+	struct aim_index *ix = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/index.db", dir);
+	f = fopen(path, "w");
+	fputs("this is not a database, just text that is long enough to look "
+	      "like a header of some kind of file........................\n",
+	      f);
+	fclose(f);
+	CHECK(aim_index_open(path, &ix, &cause) < 0 && cause != NULL);
+	free(cause);
+}
+
+const struct unit_test index_tests[] = {
+	{ "index: roundtrip and reopen", roundtrip },
+	{ "index: newer schema refused", newer_schema_refused },
+	{ "index: garbage file refused", garbage_file },
+	{ NULL, NULL },
+};
