@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -409,6 +410,12 @@ static int etag_matches(const char *hdr, const char *want)
 	return strncmp(hdr, want, n) == 0 && (hdr[n] == '"' || hdr[n] == '\0');
 }
 
+static int is_absolute(const char *location)
+{
+	return strncasecmp(location, "http://", 7) == 0 ||
+	       strncasecmp(location, "https://", 8) == 0;
+}
+
 static void set_cdn(struct aim_hub *hub, struct aim_hub_loc *loc, char *url)
 {
 	pthread_mutex_lock(&hub->lock);
@@ -504,9 +511,13 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 				free(url);
 				rc = -EIO;
 				break;
-			} else if (same_origin(hub, next)) {
-				hop_url = next; /* e.g. a renamed repo */
+			} else if (!is_absolute(resp.location) &&
+				   same_origin(hub, next)) {
+				/* a relative redirect stays on the Hub (a
+				 * renamed repo) and keeps the token */
+				hop_url = next;
 			} else {
+				/* anything absolute is the CDN: no token */
 				set_cdn(hub, loc, next);
 			}
 			aim_http_resp_release(&resp);

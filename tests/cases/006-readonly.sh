@@ -1,0 +1,28 @@
+#!/bin/bash
+# The tree is read-only: every kind of write gets EROFS and nothing changes.
+. "$(dirname "$0")/lib.sh"
+
+make_model demo tiny -- --size 1M
+start_hub
+start_daemon -o model=hf://demo/tiny
+d=$MNT/demo/tiny
+expect_erofs() {
+	local what=$1
+	shift
+	if "$@" 2>"$T/err"; then
+		fail "$what succeeded"
+	fi
+	grep -q "Read-only file system" "$T/err" || fail "$what: $(cat "$T/err")"
+}
+expect_erofs "create" touch "$d/new"
+expect_erofs "write" sh -c "echo x >> '$d/config.json'"
+expect_erofs "truncate" truncate -s 0 "$d/config.json"
+expect_erofs "unlink" rm -f "$d/config.json"
+expect_erofs "rename" mv "$d/config.json" "$d/c.json"
+expect_erofs "mkdir" mkdir "$d/x"
+expect_erofs "rmdir" rmdir "$MNT/demo/tiny"
+expect_erofs "chmod" chmod 600 "$d/config.json"
+expect_erofs "symlink" ln -s config.json "$d/l"
+expect_erofs "open for writing" "$PY" -c "open('$d/tokenizer.json', 'r+b')"
+cmp "$d/config.json" "$(src demo tiny config.json)" || fail "content changed"
+ok "writes, creates, unlinks, renames, setattr: EROFS"

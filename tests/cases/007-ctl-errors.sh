@@ -1,0 +1,45 @@
+#!/bin/bash
+# aimfs-ctl gives one clear line and the documented exit status for bad
+# URIs, unknown and gated repos, an absent daemon and bad usage; --store
+# refuses a store a daemon holds and works once it is free.
+. "$(dirname "$0")/lib.sh"
+
+make_model demo tiny -- --size 1M
+make_model secret model -- --size 1M
+start_hub --gated secret/model --token hf_sEcReT
+start_daemon
+
+expect() {
+	local code=$1 pattern=$2
+	shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	local rc=$?
+	[ "$rc" -eq "$code" ] || fail "'$*' exited $rc, want $code: $(cat "$T/err")"
+	# a failure is one line; bad usage may print the usage text
+	[ "$code" -eq 2 ] || [ "$(wc -l <"$T/err")" -le 1 ] ||
+		fail "'$*' printed more than one line"
+	grep -q "$pattern" "$T/err" || fail "'$*': [$(cat "$T/err")] lacks '$pattern'"
+}
+expect 1 "not found" ctl add hf://nobody/nothing
+expect 1 "invalid model URI" ctl add "hf://bad uri"
+expect 1 "invalid model URI" ctl add ftp://x/y
+expect 1 "revision not found" ctl add hf://demo/tiny@nosuch
+expect 1 "gated or private: set HF_TOKEN" ctl add hf://secret/model
+expect 1 "must be org/model" ctl add hf://demo/tiny --name bad
+expect 2 "usage" ctl add
+expect 2 "usage" "$CTL_BIN"
+expect 2 "unknown command" ctl frobnicate
+expect 1 "cannot reach the daemon" "$CTL_BIN" --socket "$T/none.sock" list
+expect 1 "in use by another aimfs process" "$CTL_BIN" --store "$STORE" list
+ok "clear one-line errors with exit status 1 or 2"
+
+ctl add hf://demo/tiny >/dev/null || fail "add"
+ctl --json list | "$PY" -c 'import json,sys; assert len(json.load(sys.stdin)) == 1' || fail "failed adds left models"
+daemon_alive || fail "daemon died"
+[ "$(stat -c %a "$SOCK")" = 600 ] || fail "socket mode $(stat -c %a "$SOCK")"
+ok "socket is 0600 and failures registered nothing"
+
+stop_daemon
+"$CTL_BIN" --store "$STORE" list | grep -q "demo/tiny" || fail "--store list"
+"$CTL_BIN" --store "$STORE" --json status | "$PY" -c 'import json,sys; s=json.load(sys.stdin); assert s["models"] == 1, s' || fail "--store status"
+ok "--store works on a free store"

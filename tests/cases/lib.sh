@@ -1,0 +1,175 @@
+# lib.sh - sourced by every case script: a private temp dir, the fake Hub,
+# the daemon, and small assertions. A case starts its own servers on
+# loopback ports chosen by the kernel, mounts under its temp dir, and
+# cleans up on exit; on failure it keeps the dir and prints the logs.
+#
+# Exit codes follow automake: 0 pass, 1 fail, 77 skip (only when FUSE is
+# really absent).
+
+set -u
+
+: "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${top_srcdir:=$top_builddir}"
+PY=/usr/bin/python3
+AIMFSD=$top_builddir/aimfsd
+CTL_BIN=$top_builddir/aimfs-ctl
+SERVER_DIR=$top_srcdir/tests/server
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/aimfs-case.XXXXXX")
+MNT=$T/mnt
+STORE=$T/store
+SOCK=$T/ctl.sock
+HUBLOG=$T/hub.log
+DLOG=$T/daemon.log
+HUB_PID=
+HUB=
+DPID=
+FAILED=0
+CASE=$(basename "$0" .sh)
+
+if [ ! -c /dev/fuse ]; then
+	echo "SKIP: /dev/fuse is absent"
+	exit 77
+fi
+
+cleanup() {
+	rc=$?
+	[ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && wait_gone "$DPID" 10
+	grep -q " $MNT " /proc/mounts 2>/dev/null && fusermount3 -uz "$MNT" 2>/dev/null
+	[ -n "$HUB_PID" ] && kill -TERM "$HUB_PID" 2>/dev/null && wait_gone "$HUB_PID" 5
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] || [ "$FAILED" -ne 0 ]; then
+		echo "--- $CASE failed; logs kept in $T"
+		for f in "$T"/daemon*.log; do
+			[ -f "$f" ] && { echo "--- $f (tail)"; tail -n 40 "$f"; }
+		done
+	else
+		rm -rf "$T"
+	fi
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*"
+	FAILED=1
+	exit 1
+}
+
+ok() {
+	echo "ok - $*"
+}
+
+# poll a shell condition every 50 ms for at most $1 seconds
+wait_for() {
+	local secs=$1
+	shift
+	local n=$((secs * 20))
+	while [ $n -gt 0 ]; do
+		eval "$@" && return 0
+		sleep 0.05
+		n=$((n - 1))
+	done
+	return 1
+}
+
+wait_gone() {
+	local pid=$1 secs=$2
+	wait_for "$secs" '! kill -0 '"$pid"' 2>/dev/null'
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# make_model ORG NAME [REV] -- genmodel.py arguments...
+make_model() {
+	local org=$1 name=$2 rev=main
+	shift 2
+	if [ $# -gt 0 ] && [ "$1" != "--" ]; then
+		rev=$1
+		shift
+	fi
+	[ "${1:-}" = "--" ] && shift
+	mkdir -p "$T/repos/$org/$name/$rev"
+	"$PY" "$SERVER_DIR/genmodel.py" "$T/repos/$org/$name/$rev" "$@" \
+		>"$T/genmodel.out" || fail "genmodel"
+}
+
+# src ORG NAME PATH [REV]: the origin's copy of a file
+src() {
+	echo "$T/repos/$1/$2/${4:-main}/$3"
+}
+
+start_hub() {
+	rm -f "$T/hub.port"
+	"$PY" "$SERVER_DIR/fakehub.py" --root "$T/repos" --port-file "$T/hub.port" \
+		--log "$HUBLOG" "$@" 2>>"$T/hub.err" &
+	HUB_PID=$!
+	wait_for 20 '[ -s "$T/hub.port" ]' || fail "fake hub did not start"
+	HUB=http://127.0.0.1:$(cat "$T/hub.port")
+}
+
+stop_hub() {
+	kill -TERM "$HUB_PID" 2>/dev/null
+	wait_gone "$HUB_PID" 5
+	HUB_PID=
+}
+
+# start_daemon [-o options...]: mount $MNT against $HUB with our store
+start_daemon() {
+	local opts="store=$STORE,ctl_socket=$SOCK,hf_endpoint=${HUB:-http://127.0.0.1:9},fetch_timeout=${FETCH_TIMEOUT:-5},connect_timeout=2"
+	"$AIMFSD" -f -o "$opts" "$@" "$MNT" 2>>"$DLOG" &
+	DPID=$!
+	wait_for 30 'grep -q " $MNT " /proc/mounts || ! kill -0 $DPID 2>/dev/null'
+	grep -q " $MNT " /proc/mounts || fail "daemon did not mount (see $DLOG)"
+	wait_for 10 '[ -S "$SOCK" ]' || fail "no control socket"
+}
+
+stop_daemon() {
+	kill -TERM "$DPID" 2>/dev/null
+	wait_gone "$DPID" 20
+	DPID=
+	wait_for 10 '! grep -q " $MNT " /proc/mounts' || fail "mount left behind"
+}
+
+daemon_alive() {
+	[ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null
+}
+
+ctl() {
+	"$CTL_BIN" --socket "$SOCK" "$@"
+}
+
+# hub_sum FIELD REGEX: total of FIELD ("bytes" or "count") over logged GET
+# requests whose path matches REGEX (Python re.search)
+hub_sum() {
+	"$PY" - "$HUBLOG" "$1" "$2" <<'PYEOF'
+import json, re, sys
+log, field, pattern = sys.argv[1:4]
+total = 0
+try:
+    for line in open(log):
+        d = json.loads(line)
+        if d["method"] != "GET" or not re.search(pattern, d["path"]):
+            continue
+        total += d["bytes"] if field == "bytes" else 1
+except FileNotFoundError:
+    pass
+print(total)
+PYEOF
+}
+
+# content bytes the origin served (CDN and direct resolves)
+origin_bytes() {
+	hub_sum bytes '^/cdn/|/resolve/'
+}
+
+hub_fault() {
+	curl -fsS -X POST -d "$1" "$HUB/_fault" >/dev/null || fail "cannot queue fault $1"
+}
+
+sha() {
+	sha256sum "$1" | cut -d' ' -f1
+}
+
+drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+}
