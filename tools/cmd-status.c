@@ -1,0 +1,63 @@
+/*
+ * cmd-status.c - aimfs-ctl status: store usage, limits and counters.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "ctl.h"
+#include "src/util.h"
+
+static void line_size(json_t *st, const char *key, const char *label)
+{
+	char buf[32];
+
+	printf("%-16s %s\n", label,
+	       aim_human_size((uint64_t)json_integer_value(
+				      json_object_get(st, key)),
+			      buf, sizeof(buf)));
+}
+
+static void line_int(json_t *st, const char *key, const char *label)
+{
+	printf("%-16s %lld\n", label,
+	       (long long)json_integer_value(json_object_get(st, key)));
+}
+
+static int exec_status(struct ctl_ctx *ctx, int argc, char **argv)
+{
+	json_t *resp, *st;
+
+	if (argc != 1)
+		return ctl_usage(&cmd_status);
+	if (ctl_request(ctx, json_pack("{s:s}", "cmd", "status"), &resp) != 0)
+		return 1;
+	st = json_object_get(resp, "status");
+	if (ctx->json) {
+		ctl_print_json(st);
+		json_decref(resp);
+		return 0;
+	}
+	printf("%-16s %s\n", "store:",
+	       json_string_value(json_object_get(st, "store")));
+	line_int(st, "models", "models:");
+	line_size(st, "cached_bytes", "cached:");
+	line_size(st, "disk_bytes", "on disk:");
+	line_size(st, "cache_limit", "limit:");
+	line_size(st, "block_size", "block size:");
+	printf("%-16s %.1f%%\n", "hit ratio:",
+	       100.0 * json_real_value(json_object_get(st, "hit_ratio")));
+	line_size(st, "fetched_bytes", "fetched:");
+	line_size(st, "served_bytes", "served:");
+	line_int(st, "fetch_errors", "fetch errors:");
+	line_int(st, "verify_failures", "bad blocks:");
+	printf("%-16s %s\n", "offline:",
+	       json_is_true(json_object_get(st, "offline")) ? "yes" : "no");
+	json_decref(resp);
+	return 0;
+}
+
+const struct ctl_cmd cmd_status = { "status",
+				    "status                       store usage, "
+				    "limits and counters",
+				    exec_status };
