@@ -300,6 +300,7 @@ int main(int argc, char **argv)
 	aim_log(LOG_NOTICE, "mounted '%s' (store '%s')", mp, conf.store);
 	/* no thread may run before this fork */
 	fuse_daemonize(o.foreground);
+	aim_cache_forked(cache);
 	if (aim_ctl_serve(ctl) < 0) {
 		aim_log(LOG_ERR, "cannot start the control thread");
 		goto out_unmount;

@@ -450,6 +450,11 @@ void aim_cache_free(struct aim_cache **pc)
 	*pc = NULL;
 }
 
+void aim_cache_forked(struct aim_cache *c)
+{
+	aim_store_record_pid(c->store);
+}
+
 struct aim_layout *aim_cache_layout(struct aim_cache *c)
 {
 	return c->layout;

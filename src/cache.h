@@ -35,6 +35,9 @@ int aim_cache_open(const struct aim_conf *conf, struct aim_cache **out,
 		   char **cause);
 void aim_cache_free(struct aim_cache **c);
 
+/* the daemon forked: the store lock now belongs to this pid */
+void aim_cache_forked(struct aim_cache *c);
+
 /* the tree the cache presents; owned by the cache */
 struct aim_layout *aim_cache_layout(struct aim_cache *c);
 

@@ -69,16 +69,22 @@ int aim_store_open(const char *dir, struct aim_store **out, char **cause)
 			*cause = NULL;
 		goto fail;
 	}
-	char pid[32];
-	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(s->lock_fd, 0) == 0 &&
-	    pwrite(s->lock_fd, pid, (size_t)n, 0) != n)
-		aim_log(LOG_WARNING, "cannot record pid in '%s'", path);
+	aim_store_record_pid(s);
 	*out = s;
 	return 0;
 fail:
 	aim_store_free(&s);
 	return rc;
+}
+
+void aim_store_record_pid(struct aim_store *s)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+	if (ftruncate(s->lock_fd, 0) < 0 ||
+	    pwrite(s->lock_fd, pid, (size_t)n, 0) != n)
+		aim_log(LOG_WARNING, "cannot record pid in '%s/lock'", s->dir);
 }
 
 void aim_store_free(struct aim_store **ps)

@@ -18,6 +18,8 @@ struct aim_store;
 /* create dir if needed and take its lock; -EBUSY with *cause if held */
 int aim_store_open(const char *dir, struct aim_store **out, char **cause);
 void aim_store_free(struct aim_store **s);
+/* write this process's pid into the lock file (again, after a fork) */
+void aim_store_record_pid(struct aim_store *s);
 const char *aim_store_dir(const struct aim_store *s);
 
 /* open (creating) the data file of a blob; returns an fd or -errno */

@@ -37,6 +37,11 @@ cleanup() {
 	[ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && wait_gone "$DPID" 10
 	grep -q " $MNT " /proc/mounts 2>/dev/null && fusermount3 -uz "$MNT" 2>/dev/null
 	[ -n "$HUB_PID" ] && kill -TERM "$HUB_PID" 2>/dev/null && wait_gone "$HUB_PID" 5
+	# a sanitizer report from any daemon run fails the case
+	if grep -qs "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$T"/daemon*.log; then
+		echo "FAIL: sanitizer report in the daemon log"
+		rc=1
+	fi
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ] || [ "$FAILED" -ne 0 ]; then
 		echo "--- $CASE failed; logs kept in $T"
 		for f in "$T"/daemon*.log; do
@@ -45,6 +50,7 @@ cleanup() {
 	else
 		rm -rf "$T"
 	fi
+	exit "$rc"
 }
 trap cleanup EXIT
 
@@ -122,10 +128,15 @@ start_daemon() {
 	wait_for 10 '[ -S "$SOCK" ]' || fail "no control socket"
 }
 
+# stop the daemon with SIGTERM; it must unmount and exit 0
 stop_daemon() {
+	local rc
 	kill -TERM "$DPID" 2>/dev/null
-	wait_gone "$DPID" 20
+	wait_for 20 '! kill -0 $DPID 2>/dev/null' || fail "daemon ignores SIGTERM"
+	wait "$DPID"
+	rc=$?
 	DPID=
+	[ "$rc" -eq 0 ] || fail "daemon exited with status $rc"
 	wait_for 10 '! grep -q " $MNT " /proc/mounts' || fail "mount left behind"
 }
 
