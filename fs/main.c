@@ -40,6 +40,8 @@ static void usage(FILE *out)
 		"  block_size=SIZE      block size of a new store (4M)\n"
 		"  cache_size=SIZE|N%%   store size limit (90%%)\n"
 		"  offline=yes|no       never use the network ($HF_HUB_OFFLINE)\n"
+		"  auto_add=yes|no      register repos named by lookups (yes)\n"
+		"  negative_timeout=SECS remember missing repos (60)\n"
 		"  ctl_socket=PATH      control socket (%s)\n"
 		"  model=URI            register URI at start (repeatable)\n"
 		"  fetch_timeout=SECS   give up on a block after SECS (30)\n"

@@ -58,6 +58,10 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct aim_attr a;
 	int rc = aim_layout_lookup(fs->layout, parent, name, &a);
 
+	/* an unknown repo may be registered on the fly (auto_add) */
+	if (rc == -ENOENT &&
+	    aim_cache_lookup_miss(fs->cache, parent, name) == 0)
+		rc = aim_layout_lookup(fs->layout, parent, name, &a);
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -164,6 +168,15 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	rc = aim_layout_file(fs_of(req)->layout, ino, &f);
+	if (rc == -EINVAL) {
+		/* an in-memory file (a ref): fh 0 reads from the layout */
+		struct aim_attr a;
+		if (aim_layout_getattr(fs_of(req)->layout, ino, &a) == 0 &&
+		    S_ISREG(a.mode)) {
+			f = NULL;
+			rc = 0;
+		}
+	}
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -185,7 +198,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = aim_cache_read(fs_of(req)->cache, f, buf, size, (uint64_t)off);
+	if (f == NULL)
+		n = aim_layout_read_data(fs_of(req)->layout, ino, buf, size,
+					 (uint64_t)off);
+	else
+		n = aim_cache_read(fs_of(req)->cache, f, buf, size,
+				   (uint64_t)off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -89,6 +89,10 @@ struct aim_cache {
 	struct aim_hmap *blob_by_id;  /* (id, "") -> blob (load only) */
 	struct aim_blob **blobs;
 	size_t nblobs;
+	struct aim_hmap *missing; /* (0, "org/name") -> expiry, auto_add */
+	size_t hidden_dirs;	  /* org directories made by lookups */
+	struct missing **missing_list;
+	size_t nmissing;
 	struct {
 		uint64_t hits, misses, fetched_bytes, fetch_errors,
 			verify_failures, served_bytes;
@@ -199,25 +203,124 @@ static int file_cmp(const void *a, const void *b)
 	return strcmp(fa->path, fb->path);
 }
 
-/* put a model's files into the tree under its name */
+/* the Hub repo id ("org/name") of an hf:// model, into buf */
+static int hf_repo_id(const struct aim_model *m, char *buf, size_t len)
+{
+	struct aim_uri u;
+	char *cause = NULL;
+	int rc;
+
+	aim_uri_init(&u);
+	rc = aim_uri_parse(m->uri, &u, &cause);
+	free(cause);
+	if (rc == 0 && u.kind != AIM_URI_HF)
+		rc = -EINVAL;
+	if (rc == 0 && (size_t)snprintf(buf, len, "%s/%s", u.org, u.name) >= len)
+		rc = -ENAMETOOLONG;
+	aim_uri_release(&u);
+	return rc;
+}
+
+/* add one node, treating "already there" as done (shared blobs, refs) */
+static int add_once(int rc)
+{
+	return rc == -EEXIST ? 0 : rc;
+}
+
+/*
+ * The hub cache view of an hf:// model:
+ *   hub/models--ORG--NAME/blobs/<etag>              the content
+ *   hub/models--ORG--NAME/snapshots/<commit>/<path> -> ../../blobs/<etag>
+ *   hub/models--ORG--NAME/refs/<rev>                the commit, no newline
+ * as huggingface_hub lays out HF_HUB_CACHE. Several revisions share blobs.
+ */
+static int layout_hub(struct aim_cache *c, struct aim_model *m)
+{
+	char repo[256], base[320], path[PATH_MAX], target[PATH_MAX];
+	int rc;
+
+	if ((rc = hf_repo_id(m, repo, sizeof(repo))) < 0)
+		return rc;
+	const char *slash = strchr(repo, '/');
+	snprintf(base, sizeof(base), "hub/models--%.*s--%s",
+		 (int)(slash - repo), repo, slash + 1);
+
+	snprintf(path, sizeof(path), "%s/snapshots/%s", base, m->commit);
+	if ((rc = aim_layout_add_dir(c->layout, path, 0, m->mtime)) < 0)
+		return rc;
+	for (size_t i = 0; i < m->nfiles; i++) {
+		struct aim_file *f = m->files[i];
+		size_t used = 0;
+
+		snprintf(path, sizeof(path), "%s/blobs/%s", base, f->blob->key);
+		rc = aim_layout_add_file(c->layout, path, f, f->blob->size,
+					 m->mtime);
+		if ((rc = add_once(rc)) < 0)
+			return rc;
+		/* one "../" for snapshots/<commit>, one per subdirectory */
+		for (int up = 2; up > 0; up--)
+			used += (size_t)snprintf(target + used,
+						 sizeof(target) - used, "../");
+		for (const char *p = f->path; (p = strchr(p, '/')); p++)
+			used += (size_t)snprintf(target + used,
+						 sizeof(target) - used, "../");
+		if (used + 6 + strlen(f->blob->key) >= sizeof(target))
+			return -ENAMETOOLONG;
+		snprintf(target + used, sizeof(target) - used, "blobs/%s",
+			 f->blob->key);
+		if ((size_t)snprintf(path, sizeof(path), "%s/snapshots/%s/%s",
+				     base, m->commit, f->path) >= sizeof(path))
+			return -ENAMETOOLONG;
+		rc = aim_layout_add_link(c->layout, path, target, m->mtime);
+		if ((rc = add_once(rc)) < 0)
+			return rc;
+	}
+	/* a model registered at a commit has no ref, as in huggingface_hub */
+	if (strcmp(m->revision, m->commit) != 0) {
+		snprintf(path, sizeof(path), "%s/refs/%s", base, m->revision);
+		rc = aim_layout_add_data(c->layout, path, m->commit,
+					 strlen(m->commit), m->mtime);
+		if ((rc = add_once(rc)) < 0)
+			return rc;
+	} else {
+		snprintf(path, sizeof(path), "%s/refs", base);
+		if ((rc = aim_layout_add_dir(c->layout, path, 0, m->mtime)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Put a model into the tree: under its name in the local-directory view
+ * (the first revision registered under a name keeps it), and for hf:// in
+ * the hub view.
+ */
 static int layout_model(struct aim_cache *c, struct aim_model *m)
 {
 	char path[PATH_MAX];
 	int rc;
 
 	qsort(m->files, m->nfiles, sizeof(*m->files), file_cmp);
-	for (size_t i = 0; i < m->nfiles; i++) {
-		struct aim_file *f = m->files[i];
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", m->name,
-				     f->path) >= sizeof(path))
-			return -ENAMETOOLONG;
-		rc = aim_layout_add_file(c->layout, path, f, f->blob->size,
-					 m->mtime);
-		if (rc < 0) {
-			aim_log(LOG_ERR, "model '%s': cannot show '%s': %s",
-				m->name, f->path, strerror(-rc));
-			return rc;
+	if (!aim_layout_exists(c->layout, m->name)) {
+		for (size_t i = 0; i < m->nfiles; i++) {
+			struct aim_file *f = m->files[i];
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s",
+					     m->name, f->path) >= sizeof(path))
+				return -ENAMETOOLONG;
+			rc = aim_layout_add_file(c->layout, path, f,
+						 f->blob->size, m->mtime);
+			if (rc < 0) {
+				aim_log(LOG_ERR,
+					"model '%s': cannot show '%s': %s",
+					m->name, f->path, strerror(-rc));
+				return rc;
+			}
 		}
+	}
+	if (strcmp(m->kind, "hf") == 0 && (rc = layout_hub(c, m)) < 0) {
+		aim_log(LOG_ERR, "model '%s': cannot show the hub view: %s",
+			m->name, strerror(-rc));
+		return rc;
 	}
 	return 0;
 }
@@ -393,8 +496,9 @@ int aim_cache_open(const struct aim_conf *conf, struct aim_cache **out,
 	c->blob_by_key = aim_hmap_new();
 	c->blob_by_id = aim_hmap_new();
 	c->layout = aim_layout_new();
+	c->missing = aim_hmap_new();
 	rc = -ENOMEM;
-	if (!c->blob_by_key || !c->blob_by_id || !c->layout)
+	if (!c->blob_by_key || !c->blob_by_id || !c->layout || !c->missing)
 		goto fail;
 	if ((rc = aim_store_open(conf->store, &c->store, cause)) < 0)
 		goto fail;
@@ -411,6 +515,9 @@ int aim_cache_open(const struct aim_conf *conf, struct aim_cache **out,
 		set_cause(cause, "bad hf_endpoint '%s'", conf->hf_endpoint);
 		goto fail;
 	}
+	/* HF_HUB_CACHE may point at hub/ before any model is registered */
+	if ((rc = aim_layout_add_dir(c->layout, "hub", 0, (int64_t)time(NULL))) < 0)
+		goto fail;
 	if ((rc = load(c, cause)) < 0)
 		goto fail;
 	*out = c;
@@ -421,6 +528,22 @@ fail:
 			  strerror(-rc));
 	aim_cache_free(&c);
 	return rc;
+}
+
+struct missing {
+	char *repo; /* the key string */
+	uint64_t until_ms;
+};
+
+static void free_missing(struct aim_cache *c)
+{
+	/* entries are also listed in c->missing_list for freeing */
+	for (size_t i = 0; i < c->nmissing; i++) {
+		free(c->missing_list[i]->repo);
+		free(c->missing_list[i]);
+	}
+	free(c->missing_list);
+	aim_hmap_free(&c->missing);
 }
 
 void aim_cache_free(struct aim_cache **pc)
@@ -437,6 +560,7 @@ void aim_cache_free(struct aim_cache **pc)
 	free(c->blobs);
 	aim_hmap_free(&c->blob_by_key);
 	aim_hmap_free(&c->blob_by_id);
+	free_missing(c);
 	aim_layout_free(&c->layout);
 	aim_hub_free(&c->hub);
 	aim_http_free(&c->http);
@@ -642,10 +766,15 @@ static int add_hf(struct aim_cache *c, const char *uri_str,
 	struct aim_model *same = find_model_by_name(c, name);
 	pthread_mutex_unlock(&c->lock);
 	if (same) {
-		set_cause(cause, "name '%s' is already used by '%s'", name,
-			  same->uri);
-		rc = -EEXIST;
-		goto out;
+		/* another revision of the same repo may share the name */
+		char other[256];
+		if (hf_repo_id(same, other, sizeof(other)) < 0 ||
+		    strcmp(other, fullname) != 0) {
+			set_cause(cause, "name '%s' is already used by '%s'",
+				  name, same->uri);
+			rc = -EEXIST;
+			goto out;
+		}
 	}
 	blob_ids = calloc(es.n ? es.n : 1, sizeof(*blob_ids));
 	if (blob_ids == NULL) {
@@ -707,6 +836,13 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 	aim_uri_init(&u);
 	if ((rc = aim_uri_parse(uri, &u, cause)) < 0)
 		return rc;
+	if ((name && strncmp(name, "hub/", 4) == 0) ||
+	    (!name && u.kind == AIM_URI_HF && strcmp(u.org, "hub") == 0)) {
+		set_cause(cause, "the name 'hub' is reserved for the hub view; "
+				 "give --name");
+		rc = -EINVAL;
+		goto out;
+	}
 	if (name) {
 		const char *slash = strchr(name, '/');
 		char org[128];
@@ -758,6 +894,109 @@ void aim_cache_add_configured(struct aim_cache *c)
 			aim_log(LOG_ERR, "%s", cause ? cause : "cannot register");
 		free(cause);
 	}
+}
+
+/* --- auto_add ----------------------------------------------------------- */
+
+#define MAX_HIDDEN_DIRS 4096
+
+/* 1 if repo is remembered as missing; c->lock held */
+static int known_missing(struct aim_cache *c, const char *repo)
+{
+	struct missing *m = aim_hmap_get(c->missing, 0, repo);
+
+	return m && m->until_ms > aim_now_ms();
+}
+
+static void remember_missing(struct aim_cache *c, const char *repo)
+{
+	uint64_t until = aim_now_ms() + c->conf->negative_timeout * 1000ULL;
+	struct missing *m, **list;
+
+	pthread_mutex_lock(&c->lock);
+	m = aim_hmap_get(c->missing, 0, repo);
+	if (m) {
+		m->until_ms = until;
+	} else if ((m = calloc(1, sizeof(*m))) != NULL &&
+		   (m->repo = strdup(repo)) != NULL &&
+		   (list = realloc(c->missing_list,
+				   (c->nmissing + 1) * sizeof(*list))) != NULL) {
+		c->missing_list = list;
+		list[c->nmissing++] = m;
+		m->until_ms = until;
+		if (aim_hmap_put(c->missing, 0, m->repo, m) < 0)
+			m->until_ms = 0;
+	} else if (m) {
+		free(m->repo);
+		free(m);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int auto_register(struct aim_cache *c, const char *org,
+			 const char *name)
+{
+	char repo[256], uri[300], *cause = NULL;
+	int created, rc, missing;
+
+	if (!aim_uri_valid_repo_part(org) || !aim_uri_valid_repo_part(name))
+		return -ENOENT;
+	snprintf(repo, sizeof(repo), "%s/%s", org, name);
+	pthread_mutex_lock(&c->lock);
+	missing = known_missing(c, repo);
+	pthread_mutex_unlock(&c->lock);
+	if (missing)
+		return -ENOENT;
+	snprintf(uri, sizeof(uri), "hf://%s", repo);
+	rc = aim_cache_add(c, uri, NULL, &created, &cause);
+	if (rc < 0) {
+		aim_log(LOG_INFO, "auto_add: %s", cause ? cause : uri);
+		remember_missing(c, repo);
+		rc = -ENOENT;
+	}
+	free(cause);
+	return rc;
+}
+
+int aim_cache_lookup_miss(struct aim_cache *c, uint64_t parent,
+			  const char *name)
+{
+	char dir[PATH_MAX];
+	int rc;
+
+	if (!c->conf->auto_add || c->conf->offline)
+		return -ENOENT;
+	if (aim_layout_path(c->layout, parent, dir, sizeof(dir)) < 0)
+		return -ENOENT;
+	if (dir[0] == '\0') {
+		/* "org": a hidden directory until a repo under it exists */
+		if (!aim_uri_valid_repo_part(name) || strcmp(name, "hub") == 0)
+			return -ENOENT;
+		pthread_mutex_lock(&c->lock);
+		int full = c->hidden_dirs >= MAX_HIDDEN_DIRS;
+		if (!full)
+			c->hidden_dirs++;
+		pthread_mutex_unlock(&c->lock);
+		if (full)
+			return -ENOENT;
+		rc = aim_layout_add_dir(c->layout, name, 1, (int64_t)time(NULL));
+		return rc < 0 ? -ENOENT : 0;
+	}
+	if (strcmp(dir, "hub") == 0) {
+		/* models--ORG--NAME; neither part may contain "--" */
+		char org[128];
+		const char *sep;
+		if (strncmp(name, "models--", 8) != 0 ||
+		    (sep = strstr(name + 8, "--")) == NULL ||
+		    (size_t)(sep - name - 8) >= sizeof(org))
+			return -ENOENT;
+		memcpy(org, name + 8, (size_t)(sep - name - 8));
+		org[sep - name - 8] = '\0';
+		return auto_register(c, org, sep + 2);
+	}
+	if (strchr(dir, '/') == NULL)
+		return auto_register(c, dir, name);
+	return -ENOENT;
 }
 
 /* --- the read path --------------------------------------------------- */

@@ -50,6 +50,17 @@ struct aim_layout *aim_cache_layout(struct aim_cache *c);
 int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 		  int *created, char **cause);
 
+/*
+ * A lookup of name under directory parent found nothing. With auto_add on
+ * and the daemon online, a name that can be a Hub repo is registered on the
+ * fly: "org" at the root answers with a hidden directory, "org/name" and
+ * "hub/models--org--name" register hf://org/name. Repos that do not exist
+ * are remembered for negative_timeout seconds. Returns 0 when the caller
+ * should look again, -ENOENT otherwise.
+ */
+int aim_cache_lookup_miss(struct aim_cache *c, uint64_t parent,
+			  const char *name);
+
 /* register conf's model= URIs that the store does not know yet; logs errors */
 void aim_cache_add_configured(struct aim_cache *c);
 

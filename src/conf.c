@@ -23,6 +23,7 @@ void aim_conf_init(struct aim_conf *c)
 	c->log_level = LOG_NOTICE;
 	c->fetch_timeout = 30;
 	c->connect_timeout = 10;
+	c->negative_timeout = 60;
 }
 
 void aim_conf_release(struct aim_conf *c)
@@ -106,7 +107,7 @@ static const char *known[] = { "store",	      "hf_endpoint",   "hf_token_path",
 			       "block_size",    "cache_size",    "offline",
 			       "auto_add",      "ctl_socket",    "allow_other",
 			       "model",	      "log_level",     "fetch_timeout",
-			       "connect_timeout", "ca_file" };
+			       "connect_timeout", "ca_file", "negative_timeout" };
 
 int aim_conf_known(const char *key)
 {
@@ -176,6 +177,9 @@ int aim_conf_set(struct aim_conf *c, const char *key, const char *value,
 		return set_bool(&c->allow_other, key, value, cause);
 	if (strcmp(key, "fetch_timeout") == 0)
 		return set_uint(&c->fetch_timeout, key, value, 1, 3600, cause);
+	if (strcmp(key, "negative_timeout") == 0)
+		return set_uint(&c->negative_timeout, key, value, 0, 86400,
+				cause);
 	if (strcmp(key, "connect_timeout") == 0)
 		return set_uint(&c->connect_timeout, key, value, 1, 600, cause);
 	if (strcmp(key, "log_level") == 0) {

@@ -30,6 +30,7 @@ struct aim_conf {
 	int log_level;
 	unsigned fetch_timeout; /* seconds, total bound on one block's retries */
 	unsigned connect_timeout; /* seconds, per attempt */
+	unsigned negative_timeout; /* seconds a missing repo is remembered */
 	char **models;		  /* model=URI, repeatable */
 	size_t nmodels;
 };

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 
 #include "hmap.h"
 #include "layout.h"
+
+#define AIM_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 struct node {
 	uint64_t ino;
@@ -20,7 +23,9 @@ struct node {
 	uint64_t size;
 	int64_t mtime;
 	struct aim_file *file; /* regular files */
-	char *target;	       /* symlinks */
+	char *target;	       /* symlinks; data of in-memory files */
+	int is_data;	       /* a regular file whose content is target */
+	int hidden;	       /* directories: not listed until non-empty */
 	uint64_t *children;    /* directories: child inodes in insertion order */
 	size_t nchildren, cap;
 	uint32_t nsubdirs;
@@ -67,6 +72,9 @@ static struct node *node_new(struct aim_layout *l, uint64_t parent,
 		if (aim_hmap_put(l->names, parent, n->name, n) < 0)
 			goto fail;
 		p->children[p->nchildren++] = n->ino;
+		for (struct node *q = p; q && q->hidden;
+		     q = q->parent ? l->nodes[q->parent - 1] : NULL)
+			q->hidden = 0;
 		if (S_ISDIR(mode))
 			p->nsubdirs++;
 		if (mtime > p->mtime)
@@ -152,8 +160,8 @@ static int walk_dirs(struct aim_layout *l, const char *path, int64_t mtime,
 }
 
 static int add_leaf(struct aim_layout *l, const char *path, mode_t mode,
-		    struct aim_file *file, const char *target, uint64_t size,
-		    int64_t mtime)
+		    struct aim_file *file, const char *target, int is_data,
+		    uint64_t size, int64_t mtime)
 {
 	uint64_t parent;
 	const char *last;
@@ -175,6 +183,7 @@ static int add_leaf(struct aim_layout *l, const char *path, mode_t mode,
 			n->file = file;
 			n->size = size;
 			n->target = t;
+			n->is_data = is_data;
 			t = NULL;
 		}
 	}
@@ -183,16 +192,110 @@ static int add_leaf(struct aim_layout *l, const char *path, mode_t mode,
 	return rc;
 }
 
+int aim_layout_add_dir(struct aim_layout *l, const char *path, int hidden,
+		       int64_t mtime)
+{
+	uint64_t parent;
+	const char *last;
+	struct node *n;
+	int rc;
+
+	pthread_rwlock_wrlock(&l->lock);
+	rc = walk_dirs(l, path, mtime, &parent, &last);
+	if (rc == 0) {
+		n = aim_hmap_get(l->names, parent, last);
+		if (n && !S_ISDIR(n->mode)) {
+			rc = -EEXIST;
+		} else if (n == NULL) {
+			n = node_new(l, parent, last, S_IFDIR | 0555, mtime);
+			if (n == NULL)
+				rc = -ENOMEM;
+			else
+				n->hidden = hidden;
+		}
+	}
+	pthread_rwlock_unlock(&l->lock);
+	return rc;
+}
+
+int aim_layout_path(struct aim_layout *l, uint64_t ino, char *buf, size_t len)
+{
+	struct node *chain[PATH_MAX / 2];
+	size_t depth = 0, used = 0;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&l->lock);
+	struct node *n = ino >= 1 && ino <= l->nnodes ? l->nodes[ino - 1] : NULL;
+	if (n == NULL)
+		rc = -ENOENT;
+	for (; n && n->parent && depth < AIM_LEN(chain);
+	     n = l->nodes[n->parent - 1])
+		chain[depth++] = n;
+	if (len == 0)
+		rc = -ERANGE;
+	else
+		buf[0] = '\0';
+	while (rc == 0 && depth > 0) {
+		struct node *c = chain[--depth];
+		size_t nl = strlen(c->name);
+		if (used + nl + 2 > len) {
+			rc = -ERANGE;
+			break;
+		}
+		if (used)
+			buf[used++] = '/';
+		memcpy(buf + used, c->name, nl + 1);
+		used += nl;
+	}
+	pthread_rwlock_unlock(&l->lock);
+	return rc;
+}
+
+ssize_t aim_layout_read_data(struct aim_layout *l, uint64_t ino, void *buf,
+			     size_t size, uint64_t off)
+{
+	ssize_t rc = -EINVAL;
+
+	pthread_rwlock_rdlock(&l->lock);
+	struct node *n = ino >= 1 && ino <= l->nnodes ? l->nodes[ino - 1] : NULL;
+	if (n && n->is_data) {
+		size_t len = (size_t)n->size;
+		if (off >= len) {
+			rc = 0;
+		} else {
+			if (size > len - off)
+				size = len - (size_t)off;
+			memcpy(buf, n->target + off, size);
+			rc = (ssize_t)size;
+		}
+	}
+	pthread_rwlock_unlock(&l->lock);
+	return rc;
+}
+
 int aim_layout_add_file(struct aim_layout *l, const char *path,
 			struct aim_file *file, uint64_t size, int64_t mtime)
 {
-	return add_leaf(l, path, S_IFREG | 0444, file, NULL, size, mtime);
+	return add_leaf(l, path, S_IFREG | 0444, file, NULL, 0, size, mtime);
+}
+
+int aim_layout_add_data(struct aim_layout *l, const char *path,
+			const char *data, size_t len, int64_t mtime)
+{
+	char *copy = strndup(data, len);
+	int rc;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	rc = add_leaf(l, path, S_IFREG | 0444, NULL, copy, 1, len, mtime);
+	free(copy);
+	return rc;
 }
 
 int aim_layout_add_link(struct aim_layout *l, const char *path,
 			const char *target, int64_t mtime)
 {
-	return add_leaf(l, path, S_IFLNK | 0777, NULL, target, strlen(target),
+	return add_leaf(l, path, S_IFLNK | 0777, NULL, target, 0, strlen(target),
 			mtime);
 }
 
@@ -308,7 +411,7 @@ int aim_layout_readlink(struct aim_layout *l, uint64_t ino, char *buf,
 	n = get(l, ino);
 	if (n == NULL)
 		rc = -ENOENT;
-	else if (n->target && strlen(n->target) < len) {
+	else if (S_ISLNK(n->mode) && strlen(n->target) < len) {
 		strcpy(buf, n->target);
 		rc = 0;
 	}
@@ -343,6 +446,8 @@ int aim_layout_readdir(struct aim_layout *l, uint64_t ino, uint64_t off,
 		} else {
 			n = get(l, d->children[i - 2]);
 			name = n->name;
+			if (n->hidden)
+				continue;
 		}
 		fill_attr(n, &a);
 		if (cb(arg, name, &a, i + 1))

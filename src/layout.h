@@ -11,6 +11,7 @@
 #ifndef AIM_LAYOUT_H
 #define AIM_LAYOUT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -39,6 +40,21 @@ int aim_layout_add_file(struct aim_layout *l, const char *path,
 /* add a symlink at path pointing at target (copied) */
 int aim_layout_add_link(struct aim_layout *l, const char *path,
 			const char *target, int64_t mtime);
+/* add a small read-only file whose content (copied) lives in memory */
+int aim_layout_add_data(struct aim_layout *l, const char *path,
+			const char *data, size_t len, int64_t mtime);
+/*
+ * Add a directory. A hidden one answers lookups but is left out of its
+ * parent's listing until something is added under it. 0 or -EEXIST if a
+ * non-directory holds the path (an existing directory is fine).
+ */
+int aim_layout_add_dir(struct aim_layout *l, const char *path, int hidden,
+		       int64_t mtime);
+/* copy the path of a node ("" for the root) into buf; -ENOENT, -ERANGE */
+int aim_layout_path(struct aim_layout *l, uint64_t ino, char *buf, size_t len);
+/* copy up to size bytes at off of a data file; bytes copied or -EINVAL */
+ssize_t aim_layout_read_data(struct aim_layout *l, uint64_t ino, void *buf,
+			     size_t size, uint64_t off);
 /* 1 if path exists */
 int aim_layout_exists(struct aim_layout *l, const char *path);
 
@@ -46,7 +62,8 @@ int aim_layout_lookup(struct aim_layout *l, uint64_t parent, const char *name,
 		      struct aim_attr *out);
 int aim_layout_getattr(struct aim_layout *l, uint64_t ino,
 		       struct aim_attr *out);
-/* the file behind a regular-file inode; -EISDIR, -EINVAL or -ENOENT */
+/* the file behind a regular-file inode; -EISDIR, -ENOENT, or -EINVAL for
+ * a symlink or an in-memory data file */
 int aim_layout_file(struct aim_layout *l, uint64_t ino, struct aim_file **out);
 /* copy a symlink's target into buf (NUL-terminated); -EINVAL if not a link */
 int aim_layout_readlink(struct aim_layout *l, uint64_t ino, char *buf,

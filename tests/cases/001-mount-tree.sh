@@ -36,6 +36,6 @@ grep -q registered "$T/add.out" || fail "add output"
 ctl add hf://other/small | grep -q "already registered" || fail "second add"
 ok "a model added at run time appears"
 
-ls "$MNT" | sort | tr '\n' ' ' | grep -qx "demo other " || fail "root: $(ls "$MNT")"
+ls "$MNT" | sort | tr '\n' ' ' | grep -qx "demo hub other " || fail "root: $(ls "$MNT")"
 [ ! -e "$MNT/demo/nosuch" ] || fail "phantom entry"
 ok "root lists the orgs"

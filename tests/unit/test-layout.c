@@ -91,7 +91,49 @@ static void many(void)
 	aim_layout_free(&l);
 }
 
+static void data_hidden_path(void)
+{
+	struct aim_layout *l = aim_layout_new();
+	struct aim_attr root, org, ref, dir;
+	struct names ns = { 0 };
+	struct aim_file *f;
+	char buf[64], path[64];
+
+	CHECK(aim_layout_add_data(l, "hub/m/refs/main", "0123456789", 10, 7) == 0);
+	CHECK(aim_layout_lookup(l, 1, "hub", &root) == 0);
+	CHECK(aim_layout_lookup(l, root.ino, "m", &dir) == 0 &&
+	      aim_layout_lookup(l, dir.ino, "refs", &dir) == 0 &&
+	      aim_layout_lookup(l, dir.ino, "main", &ref) == 0);
+	CHECK(S_ISREG(ref.mode) && ref.size == 10);
+	CHECK(aim_layout_file(l, ref.ino, &f) == -EINVAL);
+	CHECK(aim_layout_read_data(l, ref.ino, buf, 4, 3) == 4 &&
+	      memcmp(buf, "3456", 4) == 0);
+	CHECK(aim_layout_read_data(l, ref.ino, buf, 64, 8) == 2);
+	CHECK(aim_layout_read_data(l, ref.ino, buf, 64, 10) == 0);
+	CHECK(aim_layout_read_data(l, dir.ino, buf, 64, 0) == -EINVAL);
+	CHECK(aim_layout_readlink(l, ref.ino, buf, sizeof(buf)) == -EINVAL);
+	CHECK(aim_layout_path(l, ref.ino, path, sizeof(path)) == 0 &&
+	      strcmp(path, "hub/m/refs/main") == 0);
+	CHECK(aim_layout_path(l, 1, path, sizeof(path)) == 0 && path[0] == 0);
+	CHECK(aim_layout_path(l, ref.ino, path, 5) == -ERANGE);
+
+	/* a hidden directory answers lookups but is not listed ... */
+	CHECK(aim_layout_add_dir(l, "ghost", 1, 1) == 0);
+	CHECK(aim_layout_add_dir(l, "ghost", 1, 1) == 0);
+	CHECK(aim_layout_lookup(l, 1, "ghost", &org) == 0 && S_ISDIR(org.mode));
+	CHECK(aim_layout_readdir(l, 1, 0, collect, &ns) == 0 && ns.n == 3);
+	/* ... until something is added under it */
+	CHECK(aim_layout_add_file(l, "ghost/m/f", (struct aim_file *)0x1, 1, 1) ==
+	      0);
+	ns.n = 0;
+	CHECK(aim_layout_readdir(l, 1, 0, collect, &ns) == 0 && ns.n == 4 &&
+	      strcmp(ns.seen[3], "ghost") == 0);
+	CHECK(aim_layout_add_dir(l, "ghost/m/f", 0, 1) == -EEXIST);
+	aim_layout_free(&l);
+}
+
 const struct unit_test layout_tests[] = {
+	{ "layout: data files, hidden dirs, paths", data_hidden_path },
 	{ "layout: tree, links, readdir", tree },
 	{ "layout: 20000 files", many },
 	{ NULL, NULL },
