@@ -86,7 +86,11 @@ for d in "$r/snapshots"/* "$MNT/hub/models--other--small/snapshots"/*; do
 	find "$d/" -type l -exec cat {} + >/dev/null || fail "warm $d"
 done
 before=$(hub_sum count '.')
-NODE_PATH=$NODE_MODULES node "$top_srcdir/tests/node/hubcheck.mjs" "$MNT/hub" "$T/expect.json" >"$T/node.out" 2>&1 ||
+# ES modules resolve packages next to the script, not through NODE_PATH
+mkdir -p "$T/node"
+cp "$top_srcdir/tests/node/hubcheck.mjs" "$T/node/"
+ln -s "$NODE_MODULES" "$T/node/node_modules"
+node "$T/node/hubcheck.mjs" "$MNT/hub" "$T/expect.json" >"$T/node.out" 2>&1 ||
 	fail "@huggingface/hub: $(tail -n 3 "$T/node.out")"
 [ "$(hub_sum count '.')" -eq "$before" ] || fail "the client's reads went to the origin"
 ok "@huggingface/hub scanCacheDir and downloadFileToCacheDir accept the view ($(grep -c '^ok' "$T/node.out") checks)"

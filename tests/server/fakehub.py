@@ -393,6 +393,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     hub = None       # set in main()
     state = None
     verbose = False
+    rate = 0
 
     # -- plumbing ----------------------------------------------------------
 
@@ -788,9 +789,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """
         sent = 0
         use_sendfile = hasattr(os, "sendfile")
+        rate = self.rate  # bytes per second per connection, 0 = unlimited
+        chunk = SENDFILE_CHUNK if use_sendfile else COPY_CHUNK
+        if rate:
+            chunk = max(4096, min(chunk, rate // 20))  # ~20 pauses a second
+        started = time.monotonic()
         try:
             while sent < length:
-                want = min(length - sent, SENDFILE_CHUNK if use_sendfile else COPY_CHUNK)
+                if rate:
+                    # pace the body like a CDN's per-connection cap
+                    ahead = sent / rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                want = min(length - sent, chunk if use_sendfile else min(chunk, COPY_CHUNK))
                 if use_sendfile:
                     try:
                         n = os.sendfile(self.connection.fileno(), fobj.fileno(),
@@ -867,6 +878,8 @@ def main(argv=None):
     ap.add_argument("--lfs-threshold", type=parse_size, default=10 << 20,
                     help="files at least this big are LFS (default 10M)")
     ap.add_argument("--verbose", action="store_true", help="log requests to stderr")
+    ap.add_argument("--rate", type=parse_size, default=0,
+                    help="cap file bodies at RATE bytes/s per connection (K/M/G)")
     args = ap.parse_args(argv)
     if args.page_size < 1:
         ap.error("--page-size must be >= 1")
@@ -876,6 +889,7 @@ def main(argv=None):
     Handler.hub = Hub(args)
     Handler.state = State(args.log)
     Handler.verbose = args.verbose
+    Handler.rate = args.rate
     server = Server(("127.0.0.1", args.port), Handler)
     port = server.server_address[1]
 

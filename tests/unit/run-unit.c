@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "unit.h"
@@ -32,11 +34,18 @@ const char *unit_tmpdir(void)
 	return tmpl;
 }
 
+static int rm_one(const char *path, const struct stat *st, int type,
+		  struct FTW *ftw)
+{
+	return remove(path);
+}
+
 int main(int argc, char **argv)
 {
 	const struct unit_test *tables[] = { util_tests,  uri_tests,
 					     block_tests, index_tests,
-					     store_tests, layout_tests };
+					     store_tests, layout_tests,
+					     sigv4_tests, s3xml_tests };
 	int passed = 0, failed = 0;
 
 	aim_log_open("unit", 0);
@@ -54,12 +63,9 @@ int main(int argc, char **argv)
 				passed++;
 		}
 	}
-	for (int i = 0; i < ntmp; i++) {
-		char cmd[sizeof(tmpdirs[0]) + 16];
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdirs[i]);
-		if (system(cmd) != 0)
+	for (int i = 0; i < ntmp; i++)
+		if (nftw(tmpdirs[i], rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
 			fprintf(stderr, "cannot remove %s\n", tmpdirs[i]);
-	}
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
