@@ -23,6 +23,7 @@
 #include "src/cache.h"
 #include "src/conf.h"
 #include "src/ctl.h"
+#include "src/layout.h"
 #include "src/log.h"
 #include "src/util.h"
 
@@ -38,7 +39,7 @@ static void usage(FILE *out)
 		"  hf_endpoint=URL      Hugging Face Hub ($HF_ENDPOINT, %s)\n"
 		"  hf_token_path=FILE   read the Hub token from FILE ($HF_TOKEN)\n"
 		"  block_size=SIZE      block size of a new store (4M)\n"
-		"  cache_size=SIZE|N%%   store size limit (90%%)\n"
+		"  cache_size=SIZE|N%%   store size limit (leave 10%% of the fs free)\n"
 		"  offline=yes|no       never use the network ($HF_HUB_OFFLINE)\n"
 		"  auto_add=yes|no      register repos named by lookups (yes)\n"
 		"  negative_timeout=SECS remember missing repos (60)\n"
@@ -223,6 +224,12 @@ static void clean_stale_mount(const char *mp)
 		waitpid(pid, NULL, 0);
 }
 
+/* a name left the tree (aimfs-ctl rm): the kernel must forget it */
+static void inval_entry(void *arg, uint64_t parent, const char *name)
+{
+	fuse_lowlevel_notify_inval_entry(arg, parent, name, strlen(name));
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -303,10 +310,11 @@ int main(int argc, char **argv)
 	/* no thread may run before this fork */
 	fuse_daemonize(o.foreground);
 	aim_cache_forked(cache);
-	if (aim_ctl_serve(ctl) < 0) {
-		aim_log(LOG_ERR, "cannot start the control thread");
+	if (aim_cache_start(cache) < 0 || aim_ctl_serve(ctl) < 0) {
+		aim_log(LOG_ERR, "cannot start the daemon's threads");
 		goto out_unmount;
 	}
+	aim_layout_set_inval(fs.layout, inval_entry, se);
 	lcfg = fuse_loop_cfg_create();
 	if (lcfg == NULL)
 		goto out_unmount;
@@ -316,10 +324,13 @@ int main(int argc, char **argv)
 	ret = rc < 0 ? 1 : 0;
 	aim_log(LOG_NOTICE, "unmounting '%s'", mp);
 out_unmount:
+	aim_layout_set_inval(fs.layout, NULL, NULL);
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out:
+	if (cache)
+		aim_cache_stop(cache); /* pulls end, so connections can */
 	aim_ctl_stop(&ctl);
 	if (se)
 		fuse_session_destroy(se);

@@ -1,11 +1,6 @@
 /*
- * cache.c - see cache.h.
- *
- * Locks, always taken in this order:
- *   c->addlock  serialises registrations (slow: network)
- *   c->lock     guards the model and blob tables, block states and stats
- *   c->ixlock   guards the SQLite index
- * No network or disk I/O happens under c->lock.
+ * cache.c - see cache.h: opening a store, registering models, the tree,
+ * auto_add, and the reports. The locks are described in cache-int.h.
  */
 #include "config.h"
 
@@ -19,8 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "block.h"
-#include "cache.h"
+#include "cache-int.h"
 #include "conf.h"
 #include "hmap.h"
 #include "http.h"
@@ -32,76 +26,7 @@
 #include "uri.h"
 #include "util.h"
 
-enum block_state {
-	B_ABSENT = 0,
-	B_FETCHING,  /* one thread is fetching it; others wait */
-	B_PRESENT,   /* on disk, not yet checked by this process */
-	B_VERIFYING, /* one thread is checking it; others wait */
-	B_READY,     /* on disk and known good */
-};
-
-struct aim_blob {
-	int64_t id;
-	char *key;
-	uint64_t size;
-	uint32_t nblocks;
-	uint8_t *state;		/* protected by c->lock */
-	uint64_t present_bytes; /* protected by c->lock */
-	int fd;			/* -1 until first use; protected by c->lock */
-	struct aim_hub_loc loc; /* where to fetch it; set once at load/add */
-	int has_loc;
-};
-
-struct aim_model;
-
-struct aim_file {
-	struct aim_model *model;
-	char *path;
-	struct aim_blob *blob;
-};
-
-struct aim_model {
-	int64_t id;
-	char *name, *uri, *kind, *revision, *commit;
-	char cache_key[17];
-	int64_t mtime, added;
-	int pinned;
-	struct aim_file **files;
-	size_t nfiles;
-};
-
-struct aim_cache {
-	const struct aim_conf *conf;
-	uint64_t block_size;
-	struct aim_store *store;
-	struct aim_index *ix;
-	struct aim_http *http;
-	struct aim_hub *hub;
-	struct aim_layout *layout;
-	pthread_mutex_t addlock;
-	pthread_mutex_t lock;
-	pthread_cond_t cond; /* a block left B_FETCHING or B_VERIFYING */
-	pthread_mutex_t ixlock;
-	/* protected by c->lock: */
-	struct aim_model **models;
-	size_t nmodels;
-	struct aim_hmap *blob_by_key; /* (0, key) -> blob */
-	struct aim_hmap *blob_by_id;  /* (id, "") -> blob (load only) */
-	struct aim_blob **blobs;
-	size_t nblobs;
-	struct aim_hmap *missing; /* (0, "org/name") -> expiry, auto_add */
-	size_t hidden_dirs;	  /* org directories made by lookups */
-	struct missing **missing_list;
-	size_t nmissing;
-	struct {
-		uint64_t hits, misses, fetched_bytes, fetch_errors,
-			verify_failures, served_bytes;
-	} stats;
-};
-
-static void set_cause(char **cause, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_cause(char **cause, const char *fmt, ...)
+void cache_cause(char **cause, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -114,12 +39,6 @@ static void set_cause(char **cause, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint32_t block_len(const struct aim_cache *c, const struct aim_blob *b,
-			  uint32_t i)
-{
-	return aim_block_len(b->size, c->block_size, i);
-}
-
 static void blob_free(struct aim_blob *b)
 {
 	if (b == NULL)
@@ -128,11 +47,13 @@ static void blob_free(struct aim_blob *b)
 		close(b->fd);
 	aim_hub_loc_release(&b->loc);
 	free(b->state);
+	free(b->atime);
+	free(b->inuse);
 	free(b->key);
 	free(b);
 }
 
-static void model_free(struct aim_model *m)
+void cache_model_free(struct aim_model *m)
 {
 	if (m == NULL)
 		return;
@@ -146,11 +67,12 @@ static void model_free(struct aim_model *m)
 	free(m->kind);
 	free(m->revision);
 	free(m->commit);
+	free(m->failed);
 	free(m);
 }
 
 /* a blob in memory; called with c->lock held or before threads exist */
-static struct aim_blob *blob_new(struct aim_cache *c, int64_t id,
+struct aim_blob *cache_blob_new(struct aim_cache *c, int64_t id,
 				 const char *key, uint64_t size)
 {
 	struct aim_blob *b = calloc(1, sizeof(*b));
@@ -164,8 +86,10 @@ static struct aim_blob *blob_new(struct aim_cache *c, int64_t id,
 	b->nblocks = aim_block_count(size, c->block_size);
 	b->key = strdup(key);
 	b->state = calloc(b->nblocks ? b->nblocks : 1, 1);
+	b->atime = calloc(b->nblocks ? b->nblocks : 1, sizeof(*b->atime));
+	b->inuse = calloc(b->nblocks ? b->nblocks : 1, sizeof(*b->inuse));
 	nb = realloc(c->blobs, (c->nblobs + 1) * sizeof(*nb));
-	if (!b->key || !b->state || !nb)
+	if (!b->key || !b->state || !b->atime || !b->inuse || !nb)
 		goto fail;
 	c->blobs = nb;
 	if (aim_hmap_put(c->blob_by_key, 0, b->key, b) < 0 ||
@@ -181,9 +105,13 @@ fail:
 static int blob_set_loc(struct aim_blob *b, const struct aim_model *m,
 			const char *path)
 {
+	char repo[256];
+
 	if (b->has_loc || strcmp(m->kind, "hf") != 0)
 		return 0;
-	b->loc.repo = strdup(m->name);
+	if (cache_hf_repo_id(m, repo, sizeof(repo)) < 0)
+		return -EINVAL;
+	b->loc.repo = strdup(repo);
 	b->loc.commit = strdup(m->commit);
 	b->loc.path = strdup(path);
 	b->loc.etag = strdup(b->key);
@@ -204,7 +132,7 @@ static int file_cmp(const void *a, const void *b)
 }
 
 /* the Hub repo id ("org/name") of an hf:// model, into buf */
-static int hf_repo_id(const struct aim_model *m, char *buf, size_t len)
+int cache_hf_repo_id(const struct aim_model *m, char *buf, size_t len)
 {
 	struct aim_uri u;
 	char *cause = NULL;
@@ -239,7 +167,7 @@ static int layout_hub(struct aim_cache *c, struct aim_model *m)
 	char repo[256], base[320], path[PATH_MAX], target[PATH_MAX];
 	int rc;
 
-	if ((rc = hf_repo_id(m, repo, sizeof(repo))) < 0)
+	if ((rc = cache_hf_repo_id(m, repo, sizeof(repo))) < 0)
 		return rc;
 	const char *slash = strchr(repo, '/');
 	snprintf(base, sizeof(base), "hub/models--%.*s--%s",
@@ -295,7 +223,7 @@ static int layout_hub(struct aim_cache *c, struct aim_model *m)
  * (the first revision registered under a name keeps it), and for hf:// in
  * the hub view.
  */
-static int layout_model(struct aim_cache *c, struct aim_model *m)
+int cache_layout_model(struct aim_cache *c, struct aim_model *m)
 {
 	char path[PATH_MAX];
 	int rc;
@@ -325,7 +253,7 @@ static int layout_model(struct aim_cache *c, struct aim_model *m)
 	return 0;
 }
 
-static int model_add_file(struct aim_model *m, const char *path,
+int cache_model_add_file(struct aim_model *m, const char *path,
 			  struct aim_blob *b)
 {
 	struct aim_file *f = calloc(1, sizeof(*f));
@@ -340,10 +268,13 @@ static int model_add_file(struct aim_model *m, const char *path,
 	f->model = m;
 	f->blob = b;
 	m->files[m->nfiles++] = f;
+	b->refs++;
+	if (m->pinned)
+		b->pins++;
 	return blob_set_loc(b, m, path);
 }
 
-static struct aim_model *model_new(const struct aim_index_model *im)
+struct aim_model *cache_model_new(const struct aim_index_model *im)
 {
 	struct aim_model *m = calloc(1, sizeof(*m));
 
@@ -360,13 +291,13 @@ static struct aim_model *model_new(const struct aim_index_model *im)
 	m->pinned = im->pinned;
 	aim_uri_cache_key(im->uri, m->cache_key);
 	if (!m->name || !m->uri || !m->kind || !m->revision || !m->commit) {
-		model_free(m);
+		cache_model_free(m);
 		return NULL;
 	}
 	return m;
 }
 
-static int models_append(struct aim_cache *c, struct aim_model *m)
+int cache_models_append(struct aim_cache *c, struct aim_model *m)
 {
 	struct aim_model **nm =
 		realloc(c->models, (c->nmodels + 1) * sizeof(*nm));
@@ -384,16 +315,16 @@ static int load_blob(void *arg, const struct aim_index_blob *ib)
 {
 	struct aim_cache *c = arg;
 
-	return blob_new(c, ib->id, ib->key, ib->size) ? 0 : -ENOMEM;
+	return cache_blob_new(c, ib->id, ib->key, ib->size) ? 0 : -ENOMEM;
 }
 
 static int load_model(void *arg, const struct aim_index_model *im)
 {
 	struct aim_cache *c = arg;
-	struct aim_model *m = model_new(im);
+	struct aim_model *m = cache_model_new(im);
 
-	if (m == NULL || models_append(c, m) < 0) {
-		model_free(m);
+	if (m == NULL || cache_models_append(c, m) < 0) {
+		cache_model_free(m);
 		return -ENOMEM;
 	}
 	return 0;
@@ -410,12 +341,13 @@ static int load_file(void *arg, int64_t model_id, const char *path,
 			continue;
 		if (b == NULL)
 			return -EPROTO;
-		return model_add_file(c->models[i], path, b);
+		return cache_model_add_file(c->models[i], path, b);
 	}
 	return -EPROTO;
 }
 
-static int load_block(void *arg, int64_t blob_id, uint32_t idx, uint32_t len)
+static int load_block(void *arg, int64_t blob_id, uint32_t idx, uint32_t len,
+		      int64_t atime)
 {
 	struct aim_cache *c = arg;
 	struct aim_blob *b = aim_hmap_get(c->blob_by_id, (uint64_t)blob_id, "");
@@ -426,7 +358,9 @@ static int load_block(void *arg, int64_t blob_id, uint32_t idx, uint32_t len)
 	}
 	if (b->state[idx] == B_ABSENT) {
 		b->state[idx] = B_PRESENT;
-		b->present_bytes += len;
+		account_present(c, b, idx);
+		/* the LRU clock runs in milliseconds of wall time at start */
+		b->atime[idx] = atime > 0 ? (uint64_t)atime * 1000 : 0;
 	}
 	return 0;
 }
@@ -439,11 +373,11 @@ static int load(struct aim_cache *c, char **cause)
 	    (rc = aim_index_each_model(c->ix, load_model, c)) < 0 ||
 	    (rc = aim_index_each_file(c->ix, load_file, c)) < 0 ||
 	    (rc = aim_index_each_block(c->ix, load_block, c)) < 0) {
-		set_cause(cause, "cannot load the index: %s", strerror(-rc));
+		cache_cause(cause, "cannot load the index: %s", strerror(-rc));
 		return rc;
 	}
 	for (size_t i = 0; i < c->nmodels; i++)
-		if ((rc = layout_model(c, c->models[i])) < 0)
+		if ((rc = cache_layout_model(c, c->models[i])) < 0)
 			aim_log(LOG_ERR, "model '%s' is not shown: %s",
 				c->models[i]->name, strerror(-rc));
 	return 0;
@@ -466,7 +400,7 @@ static int setup_block_size(struct aim_cache *c, char **cause)
 	c->block_size = strtoull(v, NULL, 10);
 	free(v);
 	if (c->block_size < 4096 || (c->block_size & (c->block_size - 1))) {
-		set_cause(cause, "index records a bad block size");
+		cache_cause(cause, "index records a bad block size");
 		return -EPROTO;
 	}
 	if (c->block_size != c->conf->block_size)
@@ -493,6 +427,8 @@ int aim_cache_open(const struct aim_conf *conf, struct aim_cache **out,
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->ixlock, NULL);
 	pthread_cond_init(&c->cond, NULL);
+	pthread_cond_init(&c->evict_cond, NULL);
+	c->tick = (uint64_t)time(NULL) * 1000;
 	c->blob_by_key = aim_hmap_new();
 	c->blob_by_id = aim_hmap_new();
 	c->layout = aim_layout_new();
@@ -512,7 +448,7 @@ int aim_cache_open(const struct aim_conf *conf, struct aim_cache **out,
 	rc = aim_hub_new(c->http, conf->hf_endpoint, conf->hf_token,
 			 conf->fetch_timeout, &c->hub);
 	if (rc < 0) {
-		set_cause(cause, "bad hf_endpoint '%s'", conf->hf_endpoint);
+		cache_cause(cause, "bad hf_endpoint '%s'", conf->hf_endpoint);
 		goto fail;
 	}
 	/* HF_HUB_CACHE may point at hub/ before any model is registered */
@@ -524,16 +460,11 @@ int aim_cache_open(const struct aim_conf *conf, struct aim_cache **out,
 	return 0;
 fail:
 	if (*cause == NULL)
-		set_cause(cause, "cannot open store '%s': %s", conf->store,
+		cache_cause(cause, "cannot open store '%s': %s", conf->store,
 			  strerror(-rc));
 	aim_cache_free(&c);
 	return rc;
 }
-
-struct missing {
-	char *repo; /* the key string */
-	uint64_t until_ms;
-};
 
 static void free_missing(struct aim_cache *c)
 {
@@ -552,8 +483,10 @@ void aim_cache_free(struct aim_cache **pc)
 
 	if (c == NULL)
 		return;
+	aim_cache_stop(c);
+	pull_free_all(c);
 	for (size_t i = 0; i < c->nmodels; i++)
-		model_free(c->models[i]);
+		cache_model_free(c->models[i]);
 	free(c->models);
 	for (size_t i = 0; i < c->nblobs; i++)
 		blob_free(c->blobs[i]);
@@ -567,6 +500,7 @@ void aim_cache_free(struct aim_cache **pc)
 	aim_index_free(&c->ix);
 	aim_store_free(&c->store);
 	pthread_cond_destroy(&c->cond);
+	pthread_cond_destroy(&c->evict_cond);
 	pthread_mutex_destroy(&c->ixlock);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->addlock);
@@ -577,6 +511,17 @@ void aim_cache_free(struct aim_cache **pc)
 void aim_cache_forked(struct aim_cache *c)
 {
 	aim_store_record_pid(c->store);
+}
+
+int aim_cache_start(struct aim_cache *c)
+{
+	return evict_start(c);
+}
+
+void aim_cache_stop(struct aim_cache *c)
+{
+	pull_stop_all(c);
+	evict_stop(c);
 }
 
 struct aim_layout *aim_cache_layout(struct aim_cache *c)
@@ -591,49 +536,39 @@ uint64_t aim_file_size(const struct aim_file *f)
 
 /* --- registration ---------------------------------------------------- */
 
-struct entry {
-	char *path;
-	uint64_t size;
-	char key[65];
-	char sha1[41];
-	int lfs;
-};
 
-struct entries {
-	struct entry *v;
-	size_t n, cap;
-};
-
-static int collect(void *arg, const struct aim_hub_entry *e)
+int cache_entries_add(struct cache_entries *es, const char *path,
+		      uint64_t size, const char *key, const char *sha1)
 {
-	struct entries *es = arg;
-
 	if (es->n == es->cap) {
 		size_t cap = es->cap ? es->cap * 2 : 64;
-		struct entry *nv = realloc(es->v, cap * sizeof(*nv));
+		struct cache_entry *nv = realloc(es->v, cap * sizeof(*nv));
 		if (nv == NULL)
 			return -ENOMEM;
 		es->v = nv;
 		es->cap = cap;
 	}
-	struct entry *en = &es->v[es->n];
+	struct cache_entry *en = &es->v[es->n];
 	memset(en, 0, sizeof(*en));
-	if ((en->path = strdup(e->path)) == NULL)
+	if ((en->path = strdup(path)) == NULL)
 		return -ENOMEM;
-	en->size = e->size;
-	en->lfs = e->lfs_sha256 != NULL;
-	for (int i = 0; i < 40; i++)
-		en->sha1[i] = (char)(e->oid[i] | 0x20);
-	if (en->lfs)
-		for (int i = 0; i < 64; i++)
-			en->key[i] = (char)(e->lfs_sha256[i] | 0x20);
-	else
-		memcpy(en->key, en->sha1, 41);
+	en->size = size;
+	for (size_t i = 0; key[i] && i < sizeof(en->key) - 1; i++)
+		en->key[i] = (char)(key[i] | 0x20); /* hex: lower case */
+	for (size_t i = 0; sha1 && sha1[i] && i < sizeof(en->sha1) - 1; i++)
+		en->sha1[i] = (char)(sha1[i] | 0x20);
+	en->lfs = strlen(en->key) == 64;
 	es->n++;
 	return 0;
 }
 
-static void entries_release(struct entries *es)
+static int collect(void *arg, const struct aim_hub_entry *e)
+{
+	return cache_entries_add(arg, e->path, e->size,
+				 e->lfs_sha256 ? e->lfs_sha256 : e->oid, e->oid);
+}
+
+void cache_entries_release(struct cache_entries *es)
 {
 	for (size_t i = 0; i < es->n; i++)
 		free(es->v[i].path);
@@ -653,23 +588,23 @@ static int path_cmp(const char *a, const char *b)
 
 static int entry_cmp(const void *a, const void *b)
 {
-	return path_cmp(((const struct entry *)a)->path,
-			((const struct entry *)b)->path);
+	return path_cmp(((const struct cache_entry *)a)->path,
+			((const struct cache_entry *)b)->path);
 }
 
 /* refuse duplicate paths and a file that is also a directory */
-static int entries_check(struct entries *es, char **cause)
+int cache_entries_check(struct cache_entries *es, char **cause)
 {
 	qsort(es->v, es->n, sizeof(*es->v), entry_cmp);
 	for (size_t i = 0; i + 1 < es->n; i++) {
 		const char *a = es->v[i].path, *b = es->v[i + 1].path;
 		size_t n = strlen(a);
 		if (strcmp(a, b) == 0) {
-			set_cause(cause, "listing names '%s' twice", a);
+			cache_cause(cause, "listing names '%s' twice", a);
 			return -EPROTO;
 		}
 		if (strncmp(a, b, n) == 0 && b[n] == '/') {
-			set_cause(cause, "listing has '%s' as file and directory",
+			cache_cause(cause, "listing has '%s' as file and directory",
 				  a);
 			return -EPROTO;
 		}
@@ -681,7 +616,7 @@ static struct aim_model *find_model_by_uri(struct aim_cache *c,
 					   const char *uri)
 {
 	for (size_t i = 0; i < c->nmodels; i++)
-		if (strcmp(c->models[i]->uri, uri) == 0)
+		if (!c->models[i]->gone && strcmp(c->models[i]->uri, uri) == 0)
 			return c->models[i];
 	return NULL;
 }
@@ -690,14 +625,38 @@ static struct aim_model *find_model_by_name(struct aim_cache *c,
 					    const char *name)
 {
 	for (size_t i = 0; i < c->nmodels; i++)
-		if (strcmp(c->models[i]->name, name) == 0)
+		if (!c->models[i]->gone && strcmp(c->models[i]->name, name) == 0)
 			return c->models[i];
 	return NULL;
 }
 
+struct aim_model *cache_find_model(struct aim_cache *c, const char *what,
+				   int *ambiguous)
+{
+	struct aim_model *m = find_model_by_uri(c, what), *byname = NULL;
+	int n = 0;
+
+	*ambiguous = 0;
+	if (m)
+		return m;
+	for (size_t i = 0; i < c->nmodels; i++) {
+		struct aim_model *o = c->models[i];
+		if (o->gone)
+			continue;
+		if (strcmp(o->cache_key, what) == 0)
+			return o;
+		if (strcmp(o->name, what) == 0) {
+			byname = o;
+			n++;
+		}
+	}
+	*ambiguous = n > 1;
+	return n == 1 ? byname : NULL;
+}
+
 /* write the model to the index in one transaction; fills blob ids */
 static int index_model(struct aim_cache *c, struct aim_index_model *im,
-		       struct entries *es, int64_t *blob_ids, char **cause)
+		       struct cache_entries *es, int64_t *blob_ids, char **cause)
 {
 	int rc;
 
@@ -707,7 +666,7 @@ static int index_model(struct aim_cache *c, struct aim_index_model *im,
 	if ((rc = aim_index_model_insert(c->ix, im, &im->id)) < 0)
 		goto fail;
 	for (size_t i = 0; i < es->n; i++) {
-		struct entry *e = &es->v[i];
+		struct cache_entry *e = &es->v[i];
 		struct aim_index_blob ib = {
 			.key = e->key,
 			.size = e->size,
@@ -717,7 +676,7 @@ static int index_model(struct aim_cache *c, struct aim_index_model *im,
 		};
 		rc = aim_index_blob_insert(c->ix, &ib, &blob_ids[i]);
 		if (rc == -EEXIST) {
-			set_cause(cause,
+			cache_cause(cause,
 				  "listing gives '%s' a size that disagrees "
 				  "with the stored blob",
 				  e->path);
@@ -736,8 +695,73 @@ fail:
 out:
 	pthread_mutex_unlock(&c->ixlock);
 	if (rc < 0 && *cause == NULL)
-		set_cause(cause, "cannot record the model in the index: %s",
+		cache_cause(cause, "cannot record the model in the index: %s",
 			  strerror(-rc));
+	return rc;
+}
+
+int cache_register(struct aim_cache *c, struct aim_index_model *im,
+		   struct cache_entries *es, char **cause)
+{
+	struct aim_model *m = NULL;
+	int64_t *blob_ids = NULL;
+	char repo[256];
+	int rc;
+
+	if ((rc = cache_entries_check(es, cause)) < 0)
+		return rc;
+	pthread_mutex_lock(&c->lock);
+	struct aim_model *same = find_model_by_name(c, im->name);
+	pthread_mutex_unlock(&c->lock);
+	if (same) {
+		/* another revision of the same repo may share the name */
+		struct aim_model probe = { .uri = (char *)im->uri };
+		char other[256];
+		if (cache_hf_repo_id(same, other, sizeof(other)) < 0 ||
+		    cache_hf_repo_id(&probe, repo, sizeof(repo)) < 0 ||
+		    strcmp(other, repo) != 0) {
+			cache_cause(cause, "name '%s' is already used by '%s'",
+				    im->name, same->uri);
+			return -EEXIST;
+		}
+	}
+	blob_ids = calloc(es->n ? es->n : 1, sizeof(*blob_ids));
+	if (blob_ids == NULL)
+		return -ENOMEM;
+	if ((rc = index_model(c, im, es, blob_ids, cause)) < 0)
+		goto out;
+
+	/* the index has it; now the memory map and the tree */
+	rc = -ENOMEM;
+	if ((m = cache_model_new(im)) == NULL)
+		goto out;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < es->n; i++) {
+		struct aim_blob *b =
+			aim_hmap_get(c->blob_by_key, 0, es->v[i].key);
+		if (b == NULL)
+			b = cache_blob_new(c, blob_ids[i], es->v[i].key,
+					   es->v[i].size);
+		else if (b->gone)
+			b->gone = 0; /* named again after an rm */
+		if (b == NULL || cache_model_add_file(m, es->v[i].path, b) < 0)
+			break;
+	}
+	if (m->nfiles == es->n && cache_models_append(c, m) == 0)
+		rc = 0;
+	pthread_mutex_unlock(&c->lock);
+	if (rc < 0)
+		goto out;
+	rc = cache_layout_model(c, m);
+	if (rc < 0)
+		cache_cause(cause, "cannot show '%s' in the tree: %s", im->name,
+			    strerror(-rc));
+	m = NULL; /* owned by the cache now */
+	aim_log(LOG_NOTICE, "registered %s as '%s' at %s (%zu files)", im->uri,
+		im->name, im->commit, es->n);
+out:
+	cache_model_free(m);
+	free(blob_ids);
 	return rc;
 }
 
@@ -745,83 +769,29 @@ static int add_hf(struct aim_cache *c, const char *uri_str,
 		  const struct aim_uri *u, const char *name, char **cause)
 {
 	struct aim_hub_revision rev;
-	struct entries es = { 0 };
-	struct aim_model *m = NULL;
-	int64_t *blob_ids = NULL;
+	struct cache_entries es = { 0 };
 	char fullname[200];
 	int rc;
 
 	snprintf(fullname, sizeof(fullname), "%s/%s", u->org, u->name);
-	if (name == NULL)
-		name = fullname;
 	if ((rc = aim_hub_revision(c->hub, u->org, u->name, u->rev, &rev,
 				   cause)) < 0)
 		return rc;
-	if ((rc = aim_hub_list(c->hub, u->org, u->name, rev.commit, collect,
-			       &es, cause)) < 0)
-		goto out;
-	if ((rc = entries_check(&es, cause)) < 0)
-		goto out;
-	pthread_mutex_lock(&c->lock);
-	struct aim_model *same = find_model_by_name(c, name);
-	pthread_mutex_unlock(&c->lock);
-	if (same) {
-		/* another revision of the same repo may share the name */
-		char other[256];
-		if (hf_repo_id(same, other, sizeof(other)) < 0 ||
-		    strcmp(other, fullname) != 0) {
-			set_cause(cause, "name '%s' is already used by '%s'",
-				  name, same->uri);
-			rc = -EEXIST;
-			goto out;
-		}
+	rc = aim_hub_list(c->hub, u->org, u->name, rev.commit, collect, &es,
+			  cause);
+	if (rc == 0) {
+		struct aim_index_model im = {
+			.name = name ? name : fullname,
+			.uri = uri_str,
+			.kind = "hf",
+			.revision = u->rev,
+			.commit = rev.commit,
+			.mtime = rev.mtime,
+			.added = (int64_t)time(NULL),
+		};
+		rc = cache_register(c, &im, &es, cause);
 	}
-	blob_ids = calloc(es.n ? es.n : 1, sizeof(*blob_ids));
-	if (blob_ids == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	struct aim_index_model im = {
-		.name = name,
-		.uri = uri_str,
-		.kind = "hf",
-		.revision = u->rev,
-		.commit = rev.commit,
-		.mtime = rev.mtime,
-		.added = (int64_t)time(NULL),
-	};
-	if ((rc = index_model(c, &im, &es, blob_ids, cause)) < 0)
-		goto out;
-
-	/* the index has it; now the memory map and the tree */
-	rc = -ENOMEM;
-	if ((m = model_new(&im)) == NULL)
-		goto out;
-	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < es.n; i++) {
-		struct aim_blob *b =
-			aim_hmap_get(c->blob_by_key, 0, es.v[i].key);
-		if (b == NULL)
-			b = blob_new(c, blob_ids[i], es.v[i].key, es.v[i].size);
-		if (b == NULL || model_add_file(m, es.v[i].path, b) < 0)
-			break;
-	}
-	if (m->nfiles == es.n && models_append(c, m) == 0)
-		rc = 0;
-	pthread_mutex_unlock(&c->lock);
-	if (rc < 0)
-		goto out;
-	rc = layout_model(c, m);
-	if (rc < 0)
-		set_cause(cause, "cannot show '%s' in the tree: %s", name,
-			  strerror(-rc));
-	m = NULL; /* owned by the cache now */
-	aim_log(LOG_NOTICE, "registered %s as '%s' at %s (%zu files)", uri_str,
-		name, rev.commit, es.n);
-out:
-	model_free(m);
-	free(blob_ids);
-	entries_release(&es);
+	cache_entries_release(&es);
 	return rc;
 }
 
@@ -838,7 +808,7 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 		return rc;
 	if ((name && strncmp(name, "hub/", 4) == 0) ||
 	    (!name && u.kind == AIM_URI_HF && strcmp(u.org, "hub") == 0)) {
-		set_cause(cause, "the name 'hub' is reserved for the hub view; "
+		cache_cause(cause, "the name 'hub' is reserved for the hub view; "
 				 "give --name");
 		rc = -EINVAL;
 		goto out;
@@ -848,7 +818,7 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 		char org[128];
 		if (slash == NULL || (size_t)(slash - name) >= sizeof(org) ||
 		    strchr(slash + 1, '/')) {
-			set_cause(cause, "name '%s' must be org/model", name);
+			cache_cause(cause, "name '%s' must be org/model", name);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -856,7 +826,7 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 		org[slash - name] = '\0';
 		if (!aim_uri_valid_repo_part(org) ||
 		    !aim_uri_valid_repo_part(slash + 1)) {
-			set_cause(cause, "name '%s' must be org/model", name);
+			cache_cause(cause, "name '%s' must be org/model", name);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -868,10 +838,10 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 	if (known) {
 		rc = 0;
 	} else if (c->conf->offline) {
-		set_cause(cause, "cannot register '%s': offline", uri);
+		cache_cause(cause, "cannot register '%s': offline", uri);
 		rc = -ENETDOWN;
 	} else if (u.kind != AIM_URI_HF) {
-		set_cause(cause, "'%s': only hf:// sources are supported yet",
+		cache_cause(cause, "'%s': only hf:// sources are supported yet",
 			  uri);
 		rc = -ENOTSUP;
 	} else {
@@ -999,221 +969,10 @@ int aim_cache_lookup_miss(struct aim_cache *c, uint64_t parent,
 	return -ENOENT;
 }
 
-/* --- the read path --------------------------------------------------- */
-
-/* the blob's data file, opened on first use; called without c->lock */
-static int blob_fd(struct aim_cache *c, struct aim_blob *b)
-{
-	int fd;
-
-	pthread_mutex_lock(&c->lock);
-	fd = b->fd;
-	pthread_mutex_unlock(&c->lock);
-	if (fd >= 0)
-		return fd;
-	fd = aim_store_blob_open(c->store, b->key);
-	if (fd < 0)
-		return fd;
-	pthread_mutex_lock(&c->lock);
-	if (b->fd < 0) {
-		b->fd = fd;
-	} else {
-		close(fd); /* another thread was first */
-		fd = b->fd;
-	}
-	pthread_mutex_unlock(&c->lock);
-	return fd;
-}
-
-static const char *blob_name(const struct aim_blob *b)
-{
-	return b->has_loc ? b->loc.path : b->key;
-}
-
-static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
-{
-	uint32_t len = block_len(c, b, i);
-	uint64_t off = (uint64_t)i * c->block_size;
-	unsigned char sum[32];
-	char *cause = NULL;
-	void *buf;
-	int rc, fd;
-
-	if (!b->has_loc) {
-		aim_log(LOG_ERR, "blob %s has no source to fetch it from",
-			b->key);
-		return -EIO;
-	}
-	buf = malloc(len);
-	if (buf == NULL)
-		return -ENOMEM;
-	rc = aim_hub_fetch(c->hub, &b->loc, off, len, buf, &cause);
-	if (rc < 0) {
-		aim_log(LOG_ERR, "cannot fetch block %u of '%s' in %s: %s", i,
-			b->loc.path, b->loc.repo, cause ? cause : "error");
-		free(cause);
-		rc = -EIO;
-		goto out;
-	}
-	aim_sha256(buf, len, sum);
-	if ((fd = blob_fd(c, b)) < 0 ||
-	    (rc = aim_store_put(fd, off, buf, len)) < 0) {
-		rc = fd < 0 ? fd : rc;
-		aim_log(LOG_ERR, "cannot store block %u of '%s': %s", i,
-			blob_name(b), strerror(-rc));
-		rc = -EIO;
-		goto out;
-	}
-	/* the data is durable; now the index may say so */
-	pthread_mutex_lock(&c->ixlock);
-	rc = aim_index_block_put(c->ix, b->id, i, len, sum);
-	pthread_mutex_unlock(&c->ixlock);
-	if (rc < 0)
-		rc = -EIO;
-out:
-	free(buf);
-	return rc;
-}
-
-/* forget a block: index row first, then its disk space */
-static void drop_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
-{
-	int fd;
-
-	pthread_mutex_lock(&c->ixlock);
-	aim_index_block_drop(c->ix, b->id, i);
-	pthread_mutex_unlock(&c->ixlock);
-	if ((fd = blob_fd(c, b)) >= 0)
-		aim_store_drop(fd, (uint64_t)i * c->block_size,
-			       block_len(c, b, i));
-}
-
-/* check a block stored by an earlier run against its recorded SHA-256 */
-static int verify_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
-{
-	uint32_t len = block_len(c, b, i);
-	unsigned char want[32], got[32];
-	void *buf = malloc(len);
-	int rc, fd;
-
-	if (buf == NULL)
-		return -ENOMEM;
-	pthread_mutex_lock(&c->ixlock);
-	rc = aim_index_block_sum(c->ix, b->id, i, want);
-	pthread_mutex_unlock(&c->ixlock);
-	if (rc == 0 && (fd = blob_fd(c, b)) < 0)
-		rc = fd;
-	if (rc == 0)
-		rc = aim_store_get(fd, (uint64_t)i * c->block_size, buf, len);
-	if (rc == 0) {
-		aim_sha256(buf, len, got);
-		if (memcmp(want, got, 32) != 0)
-			rc = -EBADMSG;
-	}
-	free(buf);
-	if (rc < 0 && rc != -ENOMEM) {
-		aim_log(LOG_ERR,
-			"block %u of '%s' failed its check (%s): dropped, "
-			"will fetch again",
-			i, blob_name(b),
-			rc == -EBADMSG ? "checksum mismatch" : strerror(-rc));
-		drop_block(c, b, i);
-	}
-	return rc;
-}
-
-/* make block i of b present and checked; waits for or runs the one fetch */
-static int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
-{
-	int rc;
-
-	pthread_mutex_lock(&c->lock);
-	for (;;) {
-		switch (b->state[i]) {
-		case B_READY:
-			c->stats.hits++;
-			pthread_mutex_unlock(&c->lock);
-			return 0;
-		case B_FETCHING:
-		case B_VERIFYING:
-			pthread_cond_wait(&c->cond, &c->lock);
-			continue;
-		case B_PRESENT:
-			b->state[i] = B_VERIFYING;
-			pthread_mutex_unlock(&c->lock);
-			rc = verify_block(c, b, i);
-			pthread_mutex_lock(&c->lock);
-			if (rc == -ENOMEM) {
-				b->state[i] = B_PRESENT;
-				pthread_cond_broadcast(&c->cond);
-				pthread_mutex_unlock(&c->lock);
-				return -EIO;
-			}
-			if (rc == 0) {
-				b->state[i] = B_READY;
-			} else {
-				b->state[i] = B_ABSENT;
-				b->present_bytes -= block_len(c, b, i);
-				c->stats.verify_failures++;
-			}
-			pthread_cond_broadcast(&c->cond);
-			continue;
-		case B_ABSENT:
-			if (c->conf->offline) {
-				pthread_mutex_unlock(&c->lock);
-				aim_log(LOG_WARNING,
-					"offline: block %u of '%s' is not cached",
-					i, blob_name(b));
-				return -EIO;
-			}
-			b->state[i] = B_FETCHING;
-			c->stats.misses++;
-			pthread_mutex_unlock(&c->lock);
-			rc = fetch_block(c, b, i);
-			pthread_mutex_lock(&c->lock);
-			if (rc == 0) {
-				b->state[i] = B_READY;
-				b->present_bytes += block_len(c, b, i);
-				c->stats.fetched_bytes += block_len(c, b, i);
-			} else {
-				b->state[i] = B_ABSENT;
-				c->stats.fetch_errors++;
-			}
-			pthread_cond_broadcast(&c->cond);
-			pthread_mutex_unlock(&c->lock);
-			return rc;
-		}
-	}
-}
-
-ssize_t aim_cache_read(struct aim_cache *c, struct aim_file *f, void *buf,
-		       size_t size, uint64_t off)
-{
-	struct aim_blob *b = f->blob;
-	uint32_t first, last;
-	int rc, fd;
-
-	size = (size_t)aim_block_span(b->size, c->block_size, off, size, &first,
-				      &last);
-	if (size == 0)
-		return 0;
-	for (uint32_t i = first; i <= last; i++)
-		if ((rc = ensure_block(c, b, i)) < 0)
-			return -EIO;
-	if ((fd = blob_fd(c, b)) < 0 || aim_store_get(fd, off, buf, size) < 0) {
-		aim_log(LOG_ERR, "cannot read '%s' from the store", blob_name(b));
-		return -EIO;
-	}
-	pthread_mutex_lock(&c->lock);
-	c->stats.served_bytes += size;
-	pthread_mutex_unlock(&c->lock);
-	return (ssize_t)size;
-}
-
 /* --- reports ---------------------------------------------------------- */
 
 /* bytes and cached bytes of a model's distinct blobs; c->lock held */
-static void model_sizes(struct aim_model *m, uint64_t *size, uint64_t *cached)
+void cache_model_sizes(struct aim_model *m, uint64_t *size, uint64_t *cached)
 {
 	struct aim_hmap *seen = aim_hmap_new();
 
@@ -1243,21 +1002,26 @@ json_t *aim_cache_list(struct aim_cache *c)
 		uint64_t size, cached;
 		const char *state;
 
-		model_sizes(m, &size, &cached);
-		state = cached == 0 && size > 0 ? "registered" :
-			cached < size		? "partial" :
-						  "complete";
-		json_array_append_new(
-			arr,
-			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, "
-				  "s:I, s:b, s:s}",
-				  "cache_key", m->cache_key, "name", m->name,
-				  "source", m->uri, "kind", m->kind,
-				  "revision", m->revision, "commit", m->commit,
-				  "size", (json_int_t)size, "cached",
-				  (json_int_t)cached, "files",
-				  (json_int_t)m->nfiles, "pinned", m->pinned,
-				  "state", state));
+		if (m->gone)
+			continue;
+		cache_model_sizes(m, &size, &cached);
+		state = pull_state(m);
+		if (state == NULL)
+			state = m->failed		 ? "failed" :
+				cached == 0 && size > 0	 ? "registered" :
+				cached < size		 ? "partial" :
+							   "complete";
+		json_t *o = json_pack(
+			"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, "
+			"s:s}",
+			"cache_key", m->cache_key, "name", m->name, "source",
+			m->uri, "kind", m->kind, "revision", m->revision,
+			"commit", m->commit, "size", (json_int_t)size, "cached",
+			(json_int_t)cached, "files", (json_int_t)m->nfiles,
+			"pinned", m->pinned, "state", state);
+		if (o && m->failed)
+			json_object_set_new(o, "error", json_string(m->failed));
+		json_array_append_new(arr, o);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return arr;
@@ -1265,32 +1029,41 @@ json_t *aim_cache_list(struct aim_cache *c)
 
 json_t *aim_cache_status(struct aim_cache *c)
 {
-	uint64_t logical = 0, blocks = 0, limit = 0;
+	uint64_t blocks = 0, pinned = 0, limit;
 	uint64_t disk = aim_store_disk_usage(c->store);
+	size_t models = 0;
 	json_t *o;
 
-	if (aim_conf_cache_limit(c->conf, &limit) < 0)
-		limit = 0;
 	pthread_mutex_lock(&c->lock);
+	limit = evict_limit(c);
+	for (size_t i = 0; i < c->nmodels; i++)
+		models += !c->models[i]->gone;
 	for (size_t i = 0; i < c->nblobs; i++) {
-		logical += c->blobs[i]->present_bytes;
-		for (uint32_t j = 0; j < c->blobs[i]->nblocks; j++)
-			blocks += c->blobs[i]->state[j] >= B_PRESENT;
+		struct aim_blob *b = c->blobs[i];
+		for (uint32_t j = 0; j < b->nblocks; j++)
+			blocks += b->state[j] == B_READY ||
+				  b->state[j] == B_PRESENT;
+		if (b->pins > 0)
+			pinned += b->present_bytes;
 	}
 	uint64_t lookups = c->stats.hits + c->stats.misses;
-	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, "
-		      "s:I, s:I, s:I, s:I, s:b}",
+	o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		      "s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
 		      "store", c->conf->store, "block_size",
-		      (json_int_t)c->block_size, "models",
-		      (json_int_t)c->nmodels, "blobs", (json_int_t)c->nblobs,
-		      "blocks", (json_int_t)blocks, "cached_bytes",
-		      (json_int_t)logical, "disk_bytes", (json_int_t)disk,
-		      "cache_limit", (json_int_t)limit, "hit_ratio",
+		      (json_int_t)c->block_size, "models", (json_int_t)models,
+		      "blobs", (json_int_t)c->nblobs, "blocks",
+		      (json_int_t)blocks, "cached_bytes", (json_int_t)c->used,
+		      "disk_bytes", (json_int_t)disk, "pinned_bytes",
+		      (json_int_t)pinned, "cache_limit", (json_int_t)limit,
+		      "high_watermark", (json_int_t)limit, "low_watermark",
+		      (json_int_t)(limit / 100 * 90), "hit_ratio",
 		      lookups ? (double)c->stats.hits / (double)lookups : 0.0,
 		      "block_hits", (json_int_t)c->stats.hits, "block_misses",
 		      (json_int_t)c->stats.misses, "fetched_bytes",
 		      (json_int_t)c->stats.fetched_bytes, "served_bytes",
-		      (json_int_t)c->stats.served_bytes, "fetch_errors",
+		      (json_int_t)c->stats.served_bytes, "evictions",
+		      (json_int_t)c->stats.evictions, "evicted_bytes",
+		      (json_int_t)c->stats.evicted_bytes, "fetch_errors",
 		      (json_int_t)c->stats.fetch_errors, "verify_failures",
 		      (json_int_t)c->stats.verify_failures, "offline",
 		      c->conf->offline);

@@ -38,6 +38,14 @@ void aim_cache_free(struct aim_cache **c);
 /* the daemon forked: the store lock now belongs to this pid */
 void aim_cache_forked(struct aim_cache *c);
 
+/*
+ * Start the background work (the evictor). Call once, after the daemon has
+ * forked; aim_cache_free() stops it.
+ */
+int aim_cache_start(struct aim_cache *c);
+/* stop pulls and the evictor (before the control socket goes away) */
+void aim_cache_stop(struct aim_cache *c);
+
 /* the tree the cache presents; owned by the cache */
 struct aim_layout *aim_cache_layout(struct aim_cache *c);
 
@@ -72,6 +80,66 @@ ssize_t aim_cache_read(struct aim_cache *c, struct aim_file *f, void *buf,
 		       size_t size, uint64_t off);
 
 uint64_t aim_file_size(const struct aim_file *f);
+
+/* progress of a pull, reported about twice a second and at the end */
+struct aim_pull_progress {
+	const char *name; /* the model; borrowed during the callback */
+	uint64_t total;	  /* bytes of the model's distinct blobs */
+	uint64_t done;	  /* of those, present */
+	uint64_t elapsed_ms;
+	int finished;
+	int rc;		   /* when finished: 0 or -errno */
+	const char *error; /* when it failed */
+};
+/* a negative return stops the waiting (not the pull) */
+typedef int (*aim_progress_fn)(void *arg, const struct aim_pull_progress *p);
+
+/*
+ * Fetch every block of the model named by what (name, URI or cache key; an
+ * unknown URI is registered first). Reads go on meanwhile and never queue
+ * behind the pull. With wait, reports progress and returns the pull's
+ * result; without, the pull runs on in the background. A second pull of a
+ * model joins the running one.
+ */
+int aim_cache_pull(struct aim_cache *c, const char *what, int wait,
+		   aim_progress_fn progress, void *arg, char **cause);
+
+/*
+ * Pin (pin = 1) or unpin a model. A pinned model is pulled in full and
+ * never evicted; pinning refuses (-ENOSPC) when pinned data would pass the
+ * size limit. wait, progress and arg as for aim_cache_pull.
+ */
+int aim_cache_pin(struct aim_cache *c, const char *what, int pin, int wait,
+		  aim_progress_fn progress, void *arg, char **cause);
+
+/*
+ * Evict unpinned blocks: of one model (what), all of them (unpinned), or
+ * least recently used first down to a size (to). *freed gets the bytes.
+ */
+int aim_cache_evict(struct aim_cache *c, const char *what, int unpinned,
+		    const char *to, uint64_t *freed, char **cause);
+
+/* unregister a model and free the blocks no other model names */
+int aim_cache_rm(struct aim_cache *c, const char *what, char **cause);
+
+/*
+ * Re-hash what is cached of one model (what) or all (NULL): every present
+ * block against its checksum, and complete files against the source's
+ * digest (sha256 for LFS files, git blob sha1 otherwise). Bad blocks are
+ * dropped so the next read fetches them again. *report is a JSON array,
+ * one object per file; the return is the number of bad files, or -errno.
+ */
+int aim_cache_verify(struct aim_cache *c, const char *what, json_t **report,
+		     char **cause);
+
+/*
+ * Copy a complete model with its metadata into dir (created), or register
+ * and fill a model from such a directory without any network.
+ */
+int aim_cache_export(struct aim_cache *c, const char *what, const char *dir,
+		     char **cause);
+int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
+		     char **cause);
 
 /* JSON for `aimfs-ctl list` and `status`; caller owns the reference */
 json_t *aim_cache_list(struct aim_cache *c);

@@ -116,6 +116,14 @@ int aim_hmap_put(struct aim_hmap *m, uint64_t k1, const char *k2, void *val)
 	return 0;
 }
 
+void aim_hmap_del(struct aim_hmap *m, uint64_t k1, const char *k2)
+{
+	struct slot *s = find(m, hash_key(k1, k2), k1, k2);
+
+	if (s->hash)
+		s->val = NULL;
+}
+
 size_t aim_hmap_count(const struct aim_hmap *m)
 {
 	return m->count;

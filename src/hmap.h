@@ -17,6 +17,8 @@ void aim_hmap_free(struct aim_hmap **m);
 void *aim_hmap_get(const struct aim_hmap *m, uint64_t k1, const char *k2);
 /* insert or replace; 0 or -ENOMEM */
 int aim_hmap_put(struct aim_hmap *m, uint64_t k1, const char *k2, void *val);
+/* forget a key: later gets return NULL (the slot is reused by a put) */
+void aim_hmap_del(struct aim_hmap *m, uint64_t k1, const char *k2);
 size_t aim_hmap_count(const struct aim_hmap *m);
 
 #endif

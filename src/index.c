@@ -45,6 +45,9 @@ static const char *migrations[] = {
 	"  len INTEGER NOT NULL, codec INTEGER NOT NULL DEFAULT 0,"
 	"  stored_len INTEGER NOT NULL, sum BLOB NOT NULL,"
 	"  atime INTEGER NOT NULL, PRIMARY KEY(blob_id, idx)) WITHOUT ROWID;",
+	/* 1 -> 2: why a pull failed; eviction walks blocks by age */
+	"ALTER TABLE models ADD COLUMN failed TEXT;"
+	"CREATE INDEX blocks_atime ON blocks(atime);",
 };
 
 static int sqlerr(struct aim_index *ix, int rc, const char *what)
@@ -348,7 +351,8 @@ int aim_index_each_model(struct aim_index *ix,
 
 	if ((rc = prepare(ix,
 			  "SELECT id, name, uri, kind, revision, commit_id,"
-			  " mtime, added, pinned FROM models ORDER BY id",
+			  " mtime, added, pinned, failed FROM models"
+			  " ORDER BY id",
 			  &st)) < 0)
 		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -362,6 +366,7 @@ int aim_index_each_model(struct aim_index *ix,
 			.mtime = sqlite3_column_int64(st, 6),
 			.added = sqlite3_column_int64(st, 7),
 			.pinned = sqlite3_column_int(st, 8),
+			.failed = col_text(st, 9),
 		};
 		if ((rc = cb(arg, &m)) < 0)
 			break;
@@ -423,24 +428,78 @@ int aim_index_each_file(struct aim_index *ix,
 
 int aim_index_each_block(struct aim_index *ix,
 			 int (*cb)(void *, int64_t blob_id, uint32_t idx,
-				   uint32_t len),
+				   uint32_t len, int64_t atime),
 			 void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(ix, "SELECT blob_id, idx, len FROM blocks", &st)) < 0)
+	if ((rc = prepare(ix, "SELECT blob_id, idx, len, atime FROM blocks",
+			  &st)) < 0)
 		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rc = cb(arg, sqlite3_column_int64(st, 0),
 			(uint32_t)sqlite3_column_int64(st, 1),
-			(uint32_t)sqlite3_column_int64(st, 2));
+			(uint32_t)sqlite3_column_int64(st, 2),
+			sqlite3_column_int64(st, 3));
 		if (rc < 0)
 			break;
 	}
 	rc = rc == SQLITE_DONE ? 0 : rc < 0 ? rc : sqlerr(ix, rc, "blocks");
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/*
+ * Run an UPDATE or DELETE whose last parameter is an id; value, when not
+ * NULL, binds the first parameter (text, or NULL for SQL NULL with
+ * value_null set).
+ */
+static int exec_id(struct aim_index *ix, const char *sql, int64_t id,
+		   const char *value, int value_null)
+{
+	sqlite3_stmt *st;
+	int rc, n = 1;
+
+	if ((rc = prepare(ix, sql, &st)) < 0)
+		return rc;
+	if (value || value_null)
+		bind_opt_text(st, n++, value);
+	sqlite3_bind_int64(st, n, id);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : sqlerr(ix, rc, sql);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int aim_index_model_set_pinned(struct aim_index *ix, int64_t id, int pinned)
+{
+	return exec_id(ix, pinned ? "UPDATE models SET pinned=1 WHERE id=?" :
+				    "UPDATE models SET pinned=0 WHERE id=?",
+		       id, NULL, 0);
+}
+
+int aim_index_model_set_failed(struct aim_index *ix, int64_t id,
+			       const char *failed)
+{
+	return exec_id(ix, "UPDATE models SET failed=? WHERE id=?", id, failed,
+		       1);
+}
+
+int aim_index_model_delete(struct aim_index *ix, int64_t id)
+{
+	int rc = exec_id(ix, "DELETE FROM files WHERE model_id=?", id, NULL, 0);
+
+	return rc < 0 ? rc : exec_id(ix, "DELETE FROM models WHERE id=?", id,
+				     NULL, 0);
+}
+
+int aim_index_blob_delete(struct aim_index *ix, int64_t id)
+{
+	int rc = exec_id(ix, "DELETE FROM blocks WHERE blob_id=?", id, NULL, 0);
+
+	return rc < 0 ? rc : exec_id(ix, "DELETE FROM blobs WHERE id=?", id,
+				     NULL, 0);
 }
 
 int aim_index_block_put(struct aim_index *ix, int64_t blob_id, uint32_t idx,

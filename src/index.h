@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define AIM_INDEX_SCHEMA 1
+#define AIM_INDEX_SCHEMA 2
 
 struct aim_index;
 
@@ -27,6 +27,7 @@ struct aim_index_model {
 	int64_t mtime;	      /* seconds since the epoch */
 	int64_t added;
 	int pinned;
+	const char *failed; /* why the last pull failed, or NULL (schema 2) */
 };
 
 struct aim_index_blob {
@@ -75,8 +76,16 @@ int aim_index_each_file(struct aim_index *ix,
 			void *arg);
 int aim_index_each_block(struct aim_index *ix,
 			 int (*cb)(void *, int64_t blob_id, uint32_t idx,
-				   uint32_t len),
+				   uint32_t len, int64_t atime),
 			 void *arg);
+
+int aim_index_model_set_pinned(struct aim_index *ix, int64_t id, int pinned);
+int aim_index_model_set_failed(struct aim_index *ix, int64_t id,
+			       const char *failed);
+/* remove a model and its files (not its blobs) */
+int aim_index_model_delete(struct aim_index *ix, int64_t id);
+/* remove a blob and every block row of it */
+int aim_index_blob_delete(struct aim_index *ix, int64_t id);
 
 int aim_index_block_put(struct aim_index *ix, int64_t blob_id, uint32_t idx,
 			uint32_t len, const unsigned char sum[32]);

@@ -36,6 +36,8 @@ struct aim_layout {
 	struct node **nodes;   /* nodes[ino - 1] */
 	size_t nnodes, cap;
 	struct aim_hmap *names; /* (parent, name) -> node */
+	void (*inval)(void *arg, uint64_t parent, const char *name);
+	void *inval_arg;
 };
 
 static struct node *node_new(struct aim_layout *l, uint64_t parent,
@@ -321,6 +323,51 @@ static struct node *resolve_path(struct aim_layout *l, const char *path)
 			p++;
 	}
 	return n;
+}
+
+void aim_layout_set_inval(struct aim_layout *l,
+			  void (*fn)(void *arg, uint64_t parent,
+				     const char *name),
+			  void *arg)
+{
+	pthread_rwlock_wrlock(&l->lock);
+	l->inval = fn;
+	l->inval_arg = arg;
+	pthread_rwlock_unlock(&l->lock);
+}
+
+int aim_layout_remove(struct aim_layout *l, const char *path)
+{
+	struct node *n, *p;
+	uint64_t parent = 0;
+	const char *name = NULL;
+
+	pthread_rwlock_wrlock(&l->lock);
+	n = resolve_path(l, path);
+	if (n && n->parent) {
+		p = l->nodes[n->parent - 1];
+		aim_hmap_del(l->names, p->ino, n->name);
+		for (size_t i = 0; i < p->nchildren; i++) {
+			if (p->children[i] != n->ino)
+				continue;
+			memmove(&p->children[i], &p->children[i + 1],
+				(p->nchildren - i - 1) * sizeof(*p->children));
+			p->nchildren--;
+			break;
+		}
+		if (S_ISDIR(n->mode))
+			p->nsubdirs--;
+		parent = p->ino;
+		name = n->name; /* the node is never freed: stays valid */
+	}
+	void (*fn)(void *, uint64_t, const char *) = l->inval;
+	void *arg = l->inval_arg;
+	pthread_rwlock_unlock(&l->lock);
+	if (parent == 0)
+		return -ENOENT;
+	if (fn)
+		fn(arg, parent, name);
+	return 0;
 }
 
 int aim_layout_exists(struct aim_layout *l, const char *path)

@@ -55,6 +55,19 @@ int aim_layout_path(struct aim_layout *l, uint64_t ino, char *buf, size_t len);
 /* copy up to size bytes at off of a data file; bytes copied or -EINVAL */
 ssize_t aim_layout_read_data(struct aim_layout *l, uint64_t ino, void *buf,
 			     size_t size, uint64_t off);
+/*
+ * Remove path (and so everything under it) from the tree. The nodes stay
+ * allocated, so open files keep working; lookups no longer find them. The
+ * invalidation hook, if set, is called after the removal so the kernel
+ * forgets the name. -ENOENT if absent.
+ */
+int aim_layout_remove(struct aim_layout *l, const char *path);
+/* fn(arg, parent inode, name) tells the kernel a name went away */
+void aim_layout_set_inval(struct aim_layout *l,
+			  void (*fn)(void *arg, uint64_t parent,
+				     const char *name),
+			  void *arg);
+
 /* 1 if path exists */
 int aim_layout_exists(struct aim_layout *l, const char *path);
 

@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,10 @@
 #include "src/ctl.h"
 #include "src/log.h"
 
-static const struct ctl_cmd *commands[] = { &cmd_add, &cmd_list, &cmd_status };
+static const struct ctl_cmd *commands[] = {
+	&cmd_add, &cmd_pull,	&cmd_pin,    &cmd_unpin,  &cmd_evict, &cmd_rm,
+	&cmd_list, &cmd_status, &cmd_verify, &cmd_export, &cmd_import,
+};
 
 static void usage(FILE *out)
 {
@@ -55,7 +60,8 @@ static int open_store(struct ctl_ctx *ctx)
 		return 0;
 	if ((rc = aim_conf_set(&ctx->conf, "store", ctx->store, &cause)) < 0 ||
 	    (rc = aim_conf_finish(&ctx->conf, &cause)) < 0 ||
-	    (rc = aim_cache_open(&ctx->conf, &ctx->cache, &cause)) < 0) {
+	    (rc = aim_cache_open(&ctx->conf, &ctx->cache, &cause)) < 0 ||
+	    (rc = aim_cache_start(ctx->cache)) < 0) {
 		fprintf(stderr, "aimfs-ctl: %s\n", cause ? cause : strerror(-rc));
 		free(cause);
 		return 1;
@@ -63,7 +69,20 @@ static int open_store(struct ctl_ctx *ctx)
 	return 0;
 }
 
-int ctl_request(struct ctl_ctx *ctx, json_t *req, json_t **resp)
+char *ctl_abspath(const char *path)
+{
+	char cwd[PATH_MAX], *out = NULL;
+
+	if (path[0] == '/')
+		return strdup(path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL ||
+	    asprintf(&out, "%s/%s", cwd, path) < 0)
+		return NULL;
+	return out;
+}
+
+int ctl_request(struct ctl_ctx *ctx, json_t *req, json_t **resp,
+		int (*on_event)(void *arg, json_t *event), void *arg)
 {
 	char *cause = NULL;
 	int rc;
@@ -78,9 +97,9 @@ int ctl_request(struct ctl_ctx *ctx, json_t *req, json_t **resp)
 			json_decref(req);
 			return 1;
 		}
-		*resp = aim_ctl_exec(ctx->cache, req);
+		*resp = aim_ctl_exec(ctx->cache, req, on_event, arg);
 	} else {
-		rc = aim_ctl_call(ctx->socket, req, resp, &cause);
+		rc = aim_ctl_call(ctx->socket, req, on_event, arg, resp, &cause);
 		if (rc < 0) {
 			fprintf(stderr, "aimfs-ctl: %s\n",
 				cause ? cause : strerror(-rc));

@@ -31,7 +31,7 @@ static int exec_add(struct ctl_ctx *ctx, int argc, char **argv)
 	req = json_pack("{s:s, s:s}", "cmd", "add", "uri", argv[optind]);
 	if (req && name)
 		json_object_set_new(req, "name", json_string(name));
-	if (ctl_request(ctx, req, &resp) != 0)
+	if (ctl_request(ctx, req, &resp, NULL, NULL) != 0)
 		return 1;
 	if (ctx->json)
 		ctl_print_json(resp);

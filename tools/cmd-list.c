@@ -56,7 +56,7 @@ static int exec_list(struct ctl_ctx *ctx, int argc, char **argv)
 
 	if (argc != 1)
 		return ctl_usage(&cmd_list);
-	if (ctl_request(ctx, json_pack("{s:s}", "cmd", "list"), &resp) != 0)
+	if (ctl_request(ctx, json_pack("{s:s}", "cmd", "list"), &resp, NULL, NULL) != 0)
 		return 1;
 	models = json_object_get(resp, "models");
 	if (ctx->json) {

@@ -30,7 +30,7 @@ static int exec_status(struct ctl_ctx *ctx, int argc, char **argv)
 
 	if (argc != 1)
 		return ctl_usage(&cmd_status);
-	if (ctl_request(ctx, json_pack("{s:s}", "cmd", "status"), &resp) != 0)
+	if (ctl_request(ctx, json_pack("{s:s}", "cmd", "status"), &resp, NULL, NULL) != 0)
 		return 1;
 	st = json_object_get(resp, "status");
 	if (ctx->json) {

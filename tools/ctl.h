@@ -25,15 +25,19 @@ struct ctl_cmd {
 	int (*exec)(struct ctl_ctx *ctx, int argc, char **argv);
 };
 
-extern const struct ctl_cmd cmd_add;
-extern const struct ctl_cmd cmd_list;
-extern const struct ctl_cmd cmd_status;
+extern const struct ctl_cmd cmd_add, cmd_list, cmd_status, cmd_pull, cmd_pin,
+	cmd_unpin, cmd_evict, cmd_rm, cmd_verify, cmd_export, cmd_import;
 
 /*
- * Send req (consumed) and return the answer in *resp on success. On a
- * failed request prints "aimfs-ctl: REASON" and returns 1.
+ * Send req (consumed) and return the answer in *resp on success; events
+ * before the answer go to on_event (may be NULL). On a failed request
+ * prints "aimfs-ctl: REASON" and returns 1.
  */
-int ctl_request(struct ctl_ctx *ctx, json_t *req, json_t **resp);
+int ctl_request(struct ctl_ctx *ctx, json_t *req, json_t **resp,
+		int (*on_event)(void *arg, json_t *event), void *arg);
+
+/* an absolute version of a path given on the command line; caller frees */
+char *ctl_abspath(const char *path);
 
 /* print usage of one command to stderr and return 2 */
 int ctl_usage(const struct ctl_cmd *cmd);

@@ -123,9 +123,11 @@ start_daemon() {
 	local opts="store=$STORE,ctl_socket=$SOCK,hf_endpoint=${HUB:-http://127.0.0.1:9},fetch_timeout=${FETCH_TIMEOUT:-5},connect_timeout=2"
 	"$AIMFSD" -f -o "$opts" "$@" "$MNT" 2>>"$DLOG" &
 	DPID=$!
-	wait_for 30 'grep -q " $MNT " /proc/mounts || ! kill -0 $DPID 2>/dev/null'
+	# ready when it answers on its socket, which it serves only once
+	# mounted (a stale mount or socket of a killed daemon may be there)
+	wait_for 30 '"$CTL_BIN" --socket "$SOCK" status >/dev/null 2>&1 || ! kill -0 $DPID 2>/dev/null'
+	kill -0 "$DPID" 2>/dev/null || fail "daemon exited (see $DLOG)"
 	grep -q " $MNT " /proc/mounts || fail "daemon did not mount (see $DLOG)"
-	wait_for 10 '[ -S "$SOCK" ]' || fail "no control socket"
 }
 
 # stop the daemon with SIGTERM; it must unmount and exit 0

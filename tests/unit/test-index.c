@@ -11,7 +11,8 @@
 #include "unit.h"
 #include "src/index.h"
 
-static int count_blocks(void *arg, int64_t blob, uint32_t idx, uint32_t len)
+static int count_blocks(void *arg, int64_t blob, uint32_t idx, uint32_t len,
+			int64_t atime)
 {
 	(*(int *)arg)++;
 	return 0;
@@ -36,7 +37,8 @@ static void roundtrip(void)
 	CHECK(aim_index_open(path, &ix, &cause) == 0);
 	if (ix == NULL)
 		return;
-	CHECK(aim_index_meta_get(ix, "schema", &v) == 0 && atoi(v) == 1);
+	CHECK(aim_index_meta_get(ix, "schema", &v) == 0 &&
+	      atoi(v) == AIM_INDEX_SCHEMA);
 	free(v);
 	struct aim_index_model m = { .name = "org/m", .uri = "hf://org/m",
 				     .kind = "hf", .revision = "main",
@@ -110,7 +112,64 @@ static void garbage_file(void)
 	free(cause);
 }
 
+/* a store written by version 1 of the schema opens, keeps its data, and
+ * gains what version 2 adds */
+static void migrate_v1(void)
+{
+	const char *dir = unit_tmpdir();
+	char path[512], *cause = NULL, *v = NULL;
+	struct aim_index *ix = NULL;
+	sqlite3 *db;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/index.db", dir);
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	CHECK(sqlite3_exec(
+		      db,
+		      "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+		      "CREATE TABLE models(id INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+		      "  uri TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,"
+		      "  revision TEXT NOT NULL, commit_id TEXT NOT NULL,"
+		      "  mtime INTEGER NOT NULL, added INTEGER NOT NULL,"
+		      "  pinned INTEGER NOT NULL DEFAULT 0);"
+		      "CREATE TABLE blobs(id INTEGER PRIMARY KEY, key TEXT NOT NULL"
+		      "  UNIQUE, size INTEGER NOT NULL, sha256 TEXT, sha1 TEXT,"
+		      "  etag TEXT);"
+		      "CREATE TABLE files(model_id INTEGER NOT NULL"
+		      "  REFERENCES models(id) ON DELETE CASCADE,"
+		      "  path TEXT NOT NULL, blob_id INTEGER NOT NULL"
+		      "  REFERENCES blobs(id), PRIMARY KEY(model_id, path))"
+		      "  WITHOUT ROWID;"
+		      "CREATE TABLE blocks(blob_id INTEGER NOT NULL, idx INTEGER"
+		      "  NOT NULL, len INTEGER NOT NULL, codec INTEGER NOT NULL"
+		      "  DEFAULT 0, stored_len INTEGER NOT NULL, sum BLOB NOT NULL,"
+		      "  atime INTEGER NOT NULL, PRIMARY KEY(blob_id, idx))"
+		      "  WITHOUT ROWID;"
+		      "INSERT INTO meta VALUES('schema', '1');"
+		      "INSERT INTO meta VALUES('block_size', '4096');"
+		      "INSERT INTO models VALUES(1, 'o/m', 'hf://o/m', 'hf', 'main',"
+		      "  'c0ffee', 1, 2, 1);"
+		      "INSERT INTO blobs VALUES(1, 'aa', 10, NULL, NULL, NULL);"
+		      "INSERT INTO files VALUES(1, 'f', 1);"
+		      "INSERT INTO blocks VALUES(1, 0, 10, 0, 10, x'00', 5);",
+		      NULL, NULL, NULL) == SQLITE_OK);
+	sqlite3_close(db);
+	CHECK(aim_index_open(path, &ix, &cause) == 0);
+	if (ix == NULL)
+		return;
+	CHECK(aim_index_meta_get(ix, "schema", &v) == 0 && atoi(v) == 2);
+	free(v);
+	CHECK(aim_index_each_block(ix, count_blocks, &n) == 0 && n == 1);
+	/* the new column works */
+	CHECK(aim_index_model_set_failed(ix, 1, "boom") == 0);
+	CHECK(aim_index_model_set_pinned(ix, 1, 0) == 0);
+	aim_index_free(&ix);
+	CHECK(aim_index_open(path, &ix, &cause) == 0);
+	aim_index_free(&ix);
+}
+
 const struct unit_test index_tests[] = {
+	{ "index: migration from schema 1", migrate_v1 },
 	{ "index: roundtrip and reopen", roundtrip },
 	{ "index: newer schema refused", newer_schema_refused },
 	{ "index: garbage file refused", garbage_file },

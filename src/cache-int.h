@@ -1,0 +1,214 @@
+/*
+ * cache-int.h - the cache's insides, shared by its modules and nothing
+ * else: cache.c (open, registration, reports), blocks.c (the life of a
+ * block: fetch, check, store, drop, read), pull.c (pull and pin jobs),
+ * evict.c (size limit, eviction, rm), verify.c and export.c.
+ *
+ * Locks, always taken in this order:
+ *   c->addlock  serialises registrations and removals (slow: network)
+ *   c->lock     guards the model and blob tables, block states, counters
+ *   c->ixlock   guards the SQLite index
+ * No network or disk I/O happens under c->lock.
+ */
+#ifndef AIM_CACHE_INT_H
+#define AIM_CACHE_INT_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "block.h"
+#include "cache.h"
+#include "hub.h"
+
+struct aim_conf;
+struct aim_hmap;
+struct aim_http;
+struct aim_index;
+struct aim_index_model;
+struct aim_layout;
+struct aim_store;
+
+enum block_state {
+	B_ABSENT = 0,
+	B_FETCHING,  /* one thread is fetching it; others wait */
+	B_PRESENT,   /* on disk, not yet checked by this process */
+	B_VERIFYING, /* one thread is checking it; others wait */
+	B_READY,     /* on disk and known good */
+	B_EVICTING,  /* being dropped; waiters then see B_ABSENT */
+};
+
+struct aim_blob {
+	int64_t id;
+	char *key;
+	uint64_t size;
+	uint32_t nblocks;
+	/* protected by c->lock: */
+	uint8_t *state;
+	uint64_t *atime;	/* per block: c->tick at last use (LRU) */
+	uint64_t present_bytes;
+	uint16_t *inuse;	/* per block: reads between ensure and pread */
+	int refs;		/* registered models naming it */
+	int pins;		/* pinned models naming it: never evicted */
+	int gone;		/* no model names it any more */
+	int fd;			/* -1 until first use */
+	/* set once at load or registration: */
+	struct aim_hub_loc loc; /* where to fetch it */
+	int has_loc;
+};
+
+struct aim_model;
+
+struct aim_file {
+	struct aim_model *model;
+	char *path;
+	struct aim_blob *blob;
+};
+
+struct pull_job;
+
+struct aim_model {
+	int64_t id;
+	char *name, *uri, *kind, *revision, *commit;
+	char cache_key[17];
+	int64_t mtime, added;
+	struct aim_file **files;
+	size_t nfiles;
+	/* protected by c->lock: */
+	int pinned;
+	int gone;		/* removed with rm */
+	struct pull_job *job;	/* the running pull, or NULL */
+	char *failed;		/* why the last pull failed, or NULL */
+};
+
+struct missing {
+	char *repo; /* the key string */
+	uint64_t until_ms;
+};
+
+struct aim_cache {
+	const struct aim_conf *conf;
+	uint64_t block_size;
+	struct aim_store *store;
+	struct aim_index *ix;
+	struct aim_http *http;
+	struct aim_hub *hub;
+	struct aim_layout *layout;
+	pthread_mutex_t addlock;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a block or a job changed state */
+	pthread_mutex_t ixlock;
+	/* protected by c->lock: */
+	struct aim_model **models;
+	size_t nmodels;
+	struct aim_hmap *blob_by_key; /* (0, key) -> blob */
+	struct aim_hmap *blob_by_id;  /* (id, "") -> blob */
+	struct aim_blob **blobs;
+	size_t nblobs;
+	struct aim_hmap *missing;     /* (0, "org/name") -> struct missing */
+	struct missing **missing_list;
+	size_t nmissing;
+	size_t hidden_dirs;	      /* org directories made by lookups */
+	uint64_t used;		      /* bytes of present blocks */
+	uint64_t tick;		      /* LRU clock */
+	struct {
+		uint64_t hits, misses, fetched_bytes, fetch_errors,
+			verify_failures, served_bytes, evictions,
+			evicted_bytes;
+	} stats;
+	/* the evictor (evict.c); protected by c->lock */
+	pthread_t evictor;
+	int evictor_running, stopping;
+	pthread_cond_t evict_cond;
+	uint64_t limit, limit_ms;     /* cached size limit and when computed */
+	struct pull_job **jobs;	      /* every pull job, freed at the end */
+	size_t njobs;
+};
+
+/* one file of a model being registered */
+struct cache_entry {
+	char *path;
+	uint64_t size;
+	char key[65];  /* the blob: LFS sha256 or git blob sha1 (hf) */
+	char sha1[41]; /* git blob sha1 when known */
+	int lfs;
+};
+
+struct cache_entries {
+	struct cache_entry *v;
+	size_t n, cap;
+};
+
+/* cache.c */
+int cache_entries_add(struct cache_entries *es, const char *path,
+		      uint64_t size, const char *key, const char *sha1);
+void cache_entries_release(struct cache_entries *es);
+/* sort, refuse duplicates and a file that is also a directory */
+int cache_entries_check(struct cache_entries *es, char **cause);
+/* record a model and its files in the index, memory and tree; addlock held */
+int cache_register(struct aim_cache *c, struct aim_index_model *im,
+		   struct cache_entries *es, char **cause);
+void cache_cause(char **cause, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int cache_layout_model(struct aim_cache *c, struct aim_model *m);
+int cache_hf_repo_id(const struct aim_model *m, char *buf, size_t len);
+/* NAME, URI or cache key; c->lock held. *ambiguous set when a name matches
+ * several revisions and no URI was given */
+struct aim_model *cache_find_model(struct aim_cache *c, const char *what,
+				   int *ambiguous);
+/* bytes and cached bytes of a model's distinct blobs; c->lock held */
+void cache_model_sizes(struct aim_model *m, uint64_t *size, uint64_t *cached);
+int cache_index_model_insert(struct aim_cache *c, struct aim_index_model *im,
+			     int64_t *id);
+struct aim_model *cache_model_new(const struct aim_index_model *im);
+void cache_model_free(struct aim_model *m);
+struct aim_blob *cache_blob_new(struct aim_cache *c, int64_t id,
+				const char *key, uint64_t size);
+int cache_model_add_file(struct aim_model *m, const char *path,
+			 struct aim_blob *b);
+int cache_models_append(struct aim_cache *c, struct aim_model *m);
+
+/* blocks.c */
+static inline uint32_t block_len(const struct aim_cache *c,
+				 const struct aim_blob *b, uint32_t i)
+{
+	return aim_block_len(b->size, c->block_size, i);
+}
+const char *blob_name(const struct aim_blob *b);
+int blob_fd(struct aim_cache *c, struct aim_blob *b);
+/* make block i present and checked: waits for or runs the one fetch */
+int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i);
+/* store len bytes of block i that arrived some other way (import) */
+int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
+		const void *buf, uint32_t len);
+/* forget block i: index row, disk space; c->lock not held, state already
+ * moved away from B_READY/B_PRESENT by the caller */
+void drop_block(struct aim_cache *c, struct aim_blob *b, uint32_t i);
+/* the block's recorded checksum against the bytes on disk; buf (block
+ * size) receives the bytes; -EBADMSG on mismatch */
+int check_block(struct aim_cache *c, struct aim_blob *b, uint32_t i, void *buf);
+/* account a block becoming present or absent; c->lock held */
+void account_present(struct aim_cache *c, struct aim_blob *b, uint32_t i);
+void account_absent(struct aim_cache *c, struct aim_blob *b, uint32_t i);
+
+/* evict.c */
+int evict_start(struct aim_cache *c);
+void evict_stop(struct aim_cache *c);
+/* room for len more bytes: evicts synchronously if the limit is reached */
+int evict_make_room(struct aim_cache *c, uint64_t len);
+/* wake the evictor if usage passed the high watermark; c->lock held */
+void evict_poke(struct aim_cache *c);
+/* the size limit in bytes (cached for a second); c->lock held */
+uint64_t evict_limit(struct aim_cache *c);
+
+/* pull.c */
+/* stop every pull and wait for its workers; jobs stay readable */
+void pull_stop_all(struct aim_cache *c);
+/* free every job (after nobody waits on them) */
+void pull_free_all(struct aim_cache *c);
+/* "pulling" while a pull of m runs, else NULL; c->lock held */
+const char *pull_state(const struct aim_model *m);
+/* stop m's running pull and wait for it; c->lock held */
+void pull_cancel(struct aim_cache *c, struct aim_model *m);
+
+#endif

@@ -1,0 +1,66 @@
+#!/bin/bash
+# The size limit: reading model A then model B with cache_size below both
+# evicts A's least recently used blocks, never a pinned model's, and the
+# store stays under the limit on disk. evict and rm give space back.
+. "$(dirname "$0")/lib.sh"
+
+make_model demo a -- --size 12M
+make_model demo b -- --size 12M --seed 2
+make_model demo p -- --size 6M --seed 3
+start_hub
+# auto_add off: a lookup of a removed model would register it again
+start_daemon -o auto_add=no,block_size=1M,cache_size=20M,model=hf://demo/a,model=hf://demo/b,model=hf://demo/p
+limit=$((20 << 20))
+disk() { du -s --block-size=1 "$STORE/blobs" | cut -f1; }
+
+ctl pin demo/p >/dev/null || fail "pin"
+cat "$MNT/demo/a/model.safetensors" >/dev/null
+touch_a_head=$(head -c 100 "$MNT/demo/a/model.safetensors" | od -An -tx1 | head -c 10)
+cat "$MNT/demo/b/model.safetensors" >/dev/null
+[ "$(disk)" -le "$limit" ] || fail "store holds $(disk) bytes on disk, limit $limit"
+cmp "$MNT/demo/b/model.safetensors" "$(src demo b model.safetensors)" || fail "b bytes"
+cmp "$MNT/demo/a/model.safetensors" "$(src demo a model.safetensors)" || fail "a bytes after eviction"
+[ "$(disk)" -le "$limit" ] || fail "store holds $(disk) bytes after re-reading a"
+ctl --json list >"$T/list.json"
+"$PY" - "$T/list.json" <<'PYEOF' || fail "pinned model evicted"
+import json, sys
+m = {x["name"]: x for x in json.load(open(sys.argv[1]))}
+assert m["demo/p"]["state"] == "complete", m["demo/p"]
+PYEOF
+ctl --json status | "$PY" -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["evictions"] > 0 and s["cached_bytes"] <= s["cache_limit"], s
+assert s["low_watermark"] < s["high_watermark"] == 20 << 20, s' || fail "status"
+ok "A then B within a 20 MiB limit: evicted $(ctl --json status | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["evicted_bytes"])') bytes, pinned kept, $(disk) bytes on disk"
+
+# LRU: the block read last survives an eviction of older ones
+ctl evict --unpinned >/dev/null
+drop_caches
+cat "$MNT/demo/a/config.json" "$MNT/demo/b/config.json" >/dev/null
+head -c 10 "$MNT/demo/a/model.safetensors" >/dev/null   # a: older
+head -c 10 "$MNT/demo/b/model.safetensors" >/dev/null   # b: newer
+pinned=$(ctl --json status | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["pinned_bytes"])')
+# room for the pinned model and one block: the oldest unpinned blocks go
+ctl evict --to $(( pinned + (1 << 20) + 4096 )) >/dev/null || fail "evict --to"
+drop_caches # else the kernel's page cache answers without asking
+n=$(origin_bytes)
+head -c 10 "$MNT/demo/b/model.safetensors" >/dev/null
+[ "$(origin_bytes)" -eq "$n" ] || fail "the newest block was evicted"
+head -c 10 "$MNT/demo/a/model.safetensors" >/dev/null
+[ "$(origin_bytes)" -gt "$n" ] || fail "the oldest block was kept"
+ok "evict --to drops the least recently used first"
+
+ctl evict demo/b | grep -q "^freed" || fail "evict NAME"
+ctl rm demo/a >/dev/null || fail "rm"
+[ ! -e "$MNT/demo/a" ] || fail "removed model still in the tree"
+[ ! -e "$MNT/hub/models--demo--a" ] || fail "removed model still in hub/"
+ctl --json list | "$PY" -c '
+import json, sys
+names = sorted(x["name"] for x in json.load(sys.stdin))
+assert names == ["demo/b", "demo/p"], names' || fail "list after rm"
+[ -z "$(find "$STORE/blobs" -name "$(sha "$(src demo a model.safetensors)")")" ] ||
+	fail "rm left the blob file"
+ctl add hf://demo/a >/dev/null || fail "re-add after rm"
+cmp "$MNT/demo/a/config.json" "$(src demo a config.json)" || fail "read after re-add"
+ok "evict NAME, rm (tree, hub view, store) and re-add"
