@@ -14,6 +14,8 @@
 #include "cache-int.h"
 #include "conf.h"
 #include "hub.h"
+#include "https.h"
+#include "s3.h"
 #include "index.h"
 #include "log.h"
 #include "store.h"
@@ -61,7 +63,7 @@ int blob_fd(struct aim_cache *c, struct aim_blob *b)
 
 const char *blob_name(const struct aim_blob *b)
 {
-	return b->has_loc ? b->loc.path : b->key;
+	return b->has_loc ? b->loc.name : b->key;
 }
 
 /* write a block and then record it; the caller owns the B_FETCHING state */
@@ -96,26 +98,156 @@ int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 	return rc;
 }
 
+/* a whole-file download (a server without Range) stores as it streams */
+struct whole {
+	struct aim_cache *c;
+	struct aim_blob *b;
+	uint8_t *mine;	   /* blocks this download claimed (B_FETCHING) */
+	uint32_t want;	   /* the block the caller waits for; its state is
+			    * the caller's to set */
+	char *buf;	   /* the block being filled */
+	uint32_t cur, fill;
+	int want_rc;	   /* 0 once block want is stored */
+};
+
+/* a claimed block is done: stored (rc 0) or given back; c->lock not held */
+static void settle(struct whole *w, uint32_t k, int rc)
+{
+	struct aim_cache *c = w->c;
+	struct aim_blob *b = w->b;
+
+	w->mine[k] = 0;
+	if (k == w->want) {
+		w->want_rc = rc;
+		return;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (rc == 0) {
+		b->state[k] = B_READY;
+		b->atime[k] = ++c->tick;
+		account_present(c, b, k);
+		c->stats.fetched_bytes += block_len(c, b, k);
+	} else {
+		b->state[k] = B_ABSENT;
+	}
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int whole_sink(void *arg, const void *data, size_t len)
+{
+	struct whole *w = arg;
+	struct aim_cache *c = w->c;
+	const char *p = data;
+
+	while (len > 0 && w->cur < w->b->nblocks) {
+		uint32_t blen = block_len(c, w->b, w->cur);
+		size_t take = blen - w->fill < len ? blen - w->fill : len;
+		memcpy(w->buf + w->fill, p, take);
+		w->fill += (uint32_t)take;
+		p += take;
+		len -= take;
+		if (w->fill == blen) {
+			if (w->mine[w->cur])
+				settle(w, w->cur,
+				       store_block(c, w->b, w->cur, w->buf, blen));
+			w->cur++;
+			w->fill = 0;
+		}
+	}
+	return w->cur < w->b->nblocks ? 0 : -1; /* -1: we have it all */
+}
+
+static int fetch_whole(struct aim_cache *c, struct aim_blob *b, uint32_t i)
+{
+	struct whole w = { c, b, calloc(b->nblocks, 1), i,
+			   malloc(c->block_size), 0, 0, -EIO };
+	char *cause = NULL;
+	int rc;
+
+	if (w.mine == NULL || w.buf == NULL) {
+		free(w.mine);
+		free(w.buf);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t k = 0; k < b->nblocks; k++) {
+		if (b->state[k] == B_ABSENT) {
+			b->state[k] = B_FETCHING;
+			w.mine[k] = 1;
+		}
+	}
+	w.mine[i] = 1; /* claimed by the caller already */
+	pthread_mutex_unlock(&c->lock);
+	rc = aim_https_stream(c->http, b->loc.url, b->loc.etag,
+			      c->conf->fetch_timeout, whole_sink, &w, &cause);
+	if (rc < 0)
+		aim_log(LOG_ERR, "cannot fetch '%s' of %s: %s", b->loc.name,
+			b->loc.model, cause ? cause : "error");
+	free(cause);
+	for (uint32_t k = 0; k < b->nblocks; k++)
+		if (w.mine[k])
+			settle(&w, k, -EIO); /* what did not arrive */
+	free(w.mine);
+	free(w.buf);
+	return w.want_rc;
+}
+
+/* fetch one block from wherever the blob comes from */
+static int fetch_from_source(struct aim_cache *c, struct aim_blob *b,
+			     uint64_t off, size_t len, void *buf, char **cause)
+{
+	int rc, ranged = 1;
+
+	switch (b->loc.kind) {
+	case SRC_HF:
+		return aim_hub_fetch(c->hub, &b->loc.hub, off, len, buf, cause);
+	case SRC_S3:
+		return aim_s3_fetch(c->s3, b->loc.bucket, b->loc.key,
+				    b->loc.etag, off, len, buf, cause);
+	case SRC_HTTPS:
+		rc = aim_https_fetch(c->http, b->loc.url, b->loc.etag,
+				     c->conf->fetch_timeout, off, len, buf,
+				     &ranged, cause);
+		if (rc == 0 && !ranged) {
+			/* the server ignores Range: next time, stream it */
+			pthread_mutex_lock(&c->lock);
+			b->loc.ranges = 0;
+			pthread_mutex_unlock(&c->lock);
+			aim_log(LOG_NOTICE, "'%s' of %s: the server ignores "
+					    "Range; reading it whole",
+				b->loc.name, b->loc.model);
+		}
+		return rc;
+	}
+	return -EIO;
+}
+
 static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 {
 	uint32_t len = block_len(c, b, i);
 	uint64_t off = (uint64_t)i * c->block_size;
 	char *cause = NULL;
 	void *buf;
-	int rc;
+	int rc, whole;
 
 	if (!b->has_loc) {
 		aim_log(LOG_ERR, "blob %s has no source to fetch it from",
 			b->key);
 		return -EIO;
 	}
+	pthread_mutex_lock(&c->lock);
+	whole = b->loc.kind == SRC_HTTPS && b->loc.ranges == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (whole)
+		return fetch_whole(c, b, i);
 	buf = malloc(len);
 	if (buf == NULL)
 		return -ENOMEM;
-	rc = aim_hub_fetch(c->hub, &b->loc, off, len, buf, &cause);
+	rc = fetch_from_source(c, b, off, len, buf, &cause);
 	if (rc < 0) {
 		aim_log(LOG_ERR, "cannot fetch block %u of '%s' in %s: %s", i,
-			b->loc.path, b->loc.repo, cause ? cause : "error");
+			b->loc.name, b->loc.model, cause ? cause : "error");
 		free(cause);
 		rc = -EIO;
 	} else {
@@ -228,7 +360,7 @@ int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 					"offline: block %u of '%s' in %s is "
 					"not cached",
 					i, blob_name(b),
-					b->has_loc ? b->loc.repo : "?");
+					b->has_loc ? b->loc.model : "?");
 				return -EIO;
 			}
 			b->state[i] = B_FETCHING;

@@ -27,6 +27,7 @@ struct aim_http;
 struct aim_index;
 struct aim_index_model;
 struct aim_layout;
+struct aim_s3;
 struct aim_store;
 
 enum block_state {
@@ -36,6 +37,25 @@ enum block_state {
 	B_VERIFYING, /* one thread is checking it; others wait */
 	B_READY,     /* on disk and known good */
 	B_EVICTING,  /* being dropped; waiters then see B_ABSENT */
+};
+
+enum aim_src {
+	SRC_HF = 1,
+	SRC_S3,
+	SRC_HTTPS,
+};
+
+/* where a blob is fetched from */
+struct aim_loc {
+	enum aim_src kind;
+	struct aim_hub_loc hub; /* hf: repo, commit, path, CDN URL */
+	char *bucket, *key;	/* s3 */
+	char *url;		/* https */
+	const char *etag;	/* s3, https: borrowed from the blob */
+	int ranges;		/* https: -1 unknown, 0 no Range, 1 Range;
+				 * protected by c->lock */
+	char *name;		/* for log lines: path in the model */
+	char *model;		/* for log lines: the model's name */
 };
 
 struct aim_blob {
@@ -52,8 +72,9 @@ struct aim_blob {
 	int pins;		/* pinned models naming it: never evicted */
 	int gone;		/* no model names it any more */
 	int fd;			/* -1 until first use */
+	char *etag;		/* the source's version of it (s3, https) */
 	/* set once at load or registration: */
-	struct aim_hub_loc loc; /* where to fetch it */
+	struct aim_loc loc;	/* where to fetch it */
 	int has_loc;
 };
 
@@ -93,6 +114,7 @@ struct aim_cache {
 	struct aim_index *ix;
 	struct aim_http *http;
 	struct aim_hub *hub;
+	struct aim_s3 *s3;
 	struct aim_layout *layout;
 	pthread_mutex_t addlock;
 	pthread_mutex_t lock;
@@ -129,8 +151,9 @@ struct aim_cache {
 struct cache_entry {
 	char *path;
 	uint64_t size;
-	char key[65];  /* the blob: LFS sha256 or git blob sha1 (hf) */
+	char key[72];  /* the blob: LFS sha256 or git blob sha1 (hf), "s3-"/"url-" + sha256 */
 	char sha1[41]; /* git blob sha1 when known */
+	char *etag;    /* the source's version (s3, https), or NULL */
 	int lfs;
 };
 
@@ -141,7 +164,8 @@ struct cache_entries {
 
 /* cache.c */
 int cache_entries_add(struct cache_entries *es, const char *path,
-		      uint64_t size, const char *key, const char *sha1);
+		      uint64_t size, const char *key, const char *sha1,
+		      const char *etag);
 void cache_entries_release(struct cache_entries *es);
 /* sort, refuse duplicates and a file that is also a directory */
 int cache_entries_check(struct cache_entries *es, char **cause);
@@ -163,7 +187,8 @@ int cache_index_model_insert(struct aim_cache *c, struct aim_index_model *im,
 struct aim_model *cache_model_new(const struct aim_index_model *im);
 void cache_model_free(struct aim_model *m);
 struct aim_blob *cache_blob_new(struct aim_cache *c, int64_t id,
-				const char *key, uint64_t size);
+				const char *key, uint64_t size,
+				const char *etag);
 int cache_model_add_file(struct aim_model *m, const char *path,
 			 struct aim_blob *b);
 int cache_models_append(struct aim_cache *c, struct aim_model *m);

@@ -14,11 +14,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "cache-int.h"
 #include "conf.h"
 #include "hmap.h"
 #include "http.h"
 #include "hub.h"
+#include "https.h"
+#include "s3.h"
 #include "index.h"
 #include "layout.h"
 #include "log.h"
@@ -39,13 +43,25 @@ void cache_cause(char **cause, const char *fmt, ...)
 	va_end(ap);
 }
 
+static void loc_release(struct aim_loc *l)
+{
+	aim_hub_loc_release(&l->hub);
+	free(l->bucket);
+	free(l->key);
+	free(l->url);
+	free(l->name);
+	free(l->model);
+	memset(l, 0, sizeof(*l));
+}
+
 static void blob_free(struct aim_blob *b)
 {
 	if (b == NULL)
 		return;
 	if (b->fd >= 0)
 		close(b->fd);
-	aim_hub_loc_release(&b->loc);
+	loc_release(&b->loc);
+	free(b->etag);
 	free(b->state);
 	free(b->atime);
 	free(b->inuse);
@@ -73,7 +89,8 @@ void cache_model_free(struct aim_model *m)
 
 /* a blob in memory; called with c->lock held or before threads exist */
 struct aim_blob *cache_blob_new(struct aim_cache *c, int64_t id,
-				 const char *key, uint64_t size)
+				 const char *key, uint64_t size,
+				 const char *etag)
 {
 	struct aim_blob *b = calloc(1, sizeof(*b));
 	struct aim_blob **nb;
@@ -85,6 +102,8 @@ struct aim_blob *cache_blob_new(struct aim_cache *c, int64_t id,
 	b->size = size;
 	b->nblocks = aim_block_count(size, c->block_size);
 	b->key = strdup(key);
+	if (etag && (b->etag = strdup(etag)) == NULL)
+		goto fail;
 	b->state = calloc(b->nblocks ? b->nblocks : 1, 1);
 	b->atime = calloc(b->nblocks ? b->nblocks : 1, sizeof(*b->atime));
 	b->inuse = calloc(b->nblocks ? b->nblocks : 1, sizeof(*b->inuse));
@@ -102,25 +121,73 @@ fail:
 	return NULL;
 }
 
+/* the object key of an s3:// model's file: the prefix, '/', the path */
+static char *s3_key(const struct aim_uri *u, const char *path)
+{
+	size_t n = strlen(u->prefix);
+	char *key = NULL;
+
+	if (asprintf(&key, "%s%s%s", u->prefix,
+		     n && u->prefix[n - 1] != '/' ? "/" : "", path) < 0)
+		return NULL;
+	return key;
+}
+
+/* where b is fetched from: the first model file naming it */
 static int blob_set_loc(struct aim_blob *b, const struct aim_model *m,
 			const char *path)
 {
-	char repo[256];
+	struct aim_loc *l = &b->loc;
+	struct aim_uri u;
+	char *cause = NULL;
+	int rc = -ENOMEM;
 
-	if (b->has_loc || strcmp(m->kind, "hf") != 0)
+	if (b->has_loc)
 		return 0;
-	if (cache_hf_repo_id(m, repo, sizeof(repo)) < 0)
+	aim_uri_init(&u);
+	if (aim_uri_parse(m->uri, &u, &cause) < 0) {
+		free(cause);
 		return -EINVAL;
-	b->loc.repo = strdup(repo);
-	b->loc.commit = strdup(m->commit);
-	b->loc.path = strdup(path);
-	b->loc.etag = strdup(b->key);
-	if (!b->loc.repo || !b->loc.commit || !b->loc.path || !b->loc.etag) {
-		aim_hub_loc_release(&b->loc);
-		return -ENOMEM;
+	}
+	l->name = strdup(path);
+	l->model = strdup(m->name);
+	l->etag = b->etag;
+	l->ranges = -1;
+	if (!l->name || !l->model)
+		goto out;
+	switch (u.kind) {
+	case AIM_URI_HF:
+		l->kind = SRC_HF;
+		if (asprintf(&l->hub.repo, "%s/%s", u.org, u.name) < 0) {
+			l->hub.repo = NULL;
+			goto out;
+		}
+		l->hub.commit = strdup(m->commit);
+		l->hub.path = strdup(path);
+		l->hub.etag = strdup(b->key);
+		if (!l->hub.commit || !l->hub.path || !l->hub.etag)
+			goto out;
+		break;
+	case AIM_URI_S3:
+		l->kind = SRC_S3;
+		l->bucket = strdup(u.bucket);
+		l->key = s3_key(&u, path);
+		if (!l->bucket || !l->key)
+			goto out;
+		break;
+	case AIM_URI_HTTPS:
+		l->kind = SRC_HTTPS;
+		if ((l->url = strdup(u.url)) == NULL)
+			goto out;
+		break;
 	}
 	b->has_loc = 1;
-	return 0;
+	rc = 0;
+out:
+	if (rc < 0)
+		loc_release(l);
+	aim_uri_release(&u);
+	return rc;
 }
 
 static int file_cmp(const void *a, const void *b)
@@ -315,7 +382,10 @@ static int load_blob(void *arg, const struct aim_index_blob *ib)
 {
 	struct aim_cache *c = arg;
 
-	return cache_blob_new(c, ib->id, ib->key, ib->size) ? 0 : -ENOMEM;
+	/* hf blobs record their key as etag; only s3/https need one */
+	const char *etag = ib->etag && strcmp(ib->etag, ib->key) ? ib->etag : NULL;
+
+	return cache_blob_new(c, ib->id, ib->key, ib->size, etag) ? 0 : -ENOMEM;
 }
 
 static int load_model(void *arg, const struct aim_index_model *im)
@@ -445,6 +515,8 @@ int aim_cache_open(const struct aim_conf *conf, struct aim_cache **out,
 		goto fail;
 	if ((rc = aim_http_new(&hopts, &c->http)) < 0)
 		goto fail;
+	if ((rc = aim_s3_new(c->http, conf, &c->s3, cause)) < 0)
+		goto fail;
 	rc = aim_hub_new(c->http, conf->hf_endpoint, conf->hf_token,
 			 conf->fetch_timeout, &c->hub);
 	if (rc < 0) {
@@ -496,6 +568,7 @@ void aim_cache_free(struct aim_cache **pc)
 	free_missing(c);
 	aim_layout_free(&c->layout);
 	aim_hub_free(&c->hub);
+	aim_s3_free(&c->s3);
 	aim_http_free(&c->http);
 	aim_index_free(&c->ix);
 	aim_store_free(&c->store);
@@ -538,7 +611,8 @@ uint64_t aim_file_size(const struct aim_file *f)
 
 
 int cache_entries_add(struct cache_entries *es, const char *path,
-		      uint64_t size, const char *key, const char *sha1)
+		      uint64_t size, const char *key, const char *sha1,
+		      const char *etag)
 {
 	if (es->n == es->cap) {
 		size_t cap = es->cap ? es->cap * 2 : 64;
@@ -552,6 +626,10 @@ int cache_entries_add(struct cache_entries *es, const char *path,
 	memset(en, 0, sizeof(*en));
 	if ((en->path = strdup(path)) == NULL)
 		return -ENOMEM;
+	if (etag && (en->etag = strdup(etag)) == NULL) {
+		free(en->path);
+		return -ENOMEM;
+	}
 	en->size = size;
 	for (size_t i = 0; key[i] && i < sizeof(en->key) - 1; i++)
 		en->key[i] = (char)(key[i] | 0x20); /* hex: lower case */
@@ -565,13 +643,16 @@ int cache_entries_add(struct cache_entries *es, const char *path,
 static int collect(void *arg, const struct aim_hub_entry *e)
 {
 	return cache_entries_add(arg, e->path, e->size,
-				 e->lfs_sha256 ? e->lfs_sha256 : e->oid, e->oid);
+				 e->lfs_sha256 ? e->lfs_sha256 : e->oid, e->oid,
+				 NULL);
 }
 
 void cache_entries_release(struct cache_entries *es)
 {
-	for (size_t i = 0; i < es->n; i++)
+	for (size_t i = 0; i < es->n; i++) {
 		free(es->v[i].path);
+		free(es->v[i].etag);
+	}
 	free(es->v);
 }
 
@@ -671,8 +752,8 @@ static int index_model(struct aim_cache *c, struct aim_index_model *im,
 			.key = e->key,
 			.size = e->size,
 			.sha256 = e->lfs ? e->key : NULL,
-			.sha1 = e->lfs ? NULL : e->sha1,
-			.etag = e->key,
+			.sha1 = e->lfs || !e->sha1[0] ? NULL : e->sha1,
+			.etag = e->etag ? e->etag : e->key,
 		};
 		rc = aim_index_blob_insert(c->ix, &ib, &blob_ids[i]);
 		if (rc == -EEXIST) {
@@ -741,7 +822,7 @@ int cache_register(struct aim_cache *c, struct aim_index_model *im,
 			aim_hmap_get(c->blob_by_key, 0, es->v[i].key);
 		if (b == NULL)
 			b = cache_blob_new(c, blob_ids[i], es->v[i].key,
-					   es->v[i].size);
+					   es->v[i].size, es->v[i].etag);
 		else if (b->gone)
 			b->gone = 0; /* named again after an rm */
 		if (b == NULL || cache_model_add_file(m, es->v[i].path, b) < 0)
@@ -795,6 +876,222 @@ static int add_hf(struct aim_cache *c, const char *uri_str,
 	return rc;
 }
 
+/* "s3-"/"url-" and the SHA-256 of what names one version of an object */
+static void source_key(const char *kind, const char *id, const char *version,
+		       char out[72])
+{
+	unsigned char md[32];
+	char hex[65], *s = NULL;
+
+	if (asprintf(&s, "%s\n%s", id, version) < 0) {
+		snprintf(out, 72, "%s-", kind);
+		return;
+	}
+	aim_sha256(s, strlen(s), md);
+	free(s);
+	aim_hex(md, 32, hex);
+	snprintf(out, 72, "%s-%s", kind, hex);
+}
+
+/* a name from the last two components of an S3 prefix, or "" */
+static void name_from_prefix(const char *prefix, char *out, size_t len)
+{
+	char tmp[1024];
+	size_t n;
+
+	snprintf(tmp, sizeof(tmp), "%s", prefix);
+	while ((n = strlen(tmp)) > 0 && tmp[n - 1] == '/')
+		tmp[n - 1] = '\0';
+	char *last = strrchr(tmp, '/');
+	out[0] = '\0';
+	if (last == NULL)
+		return;
+	*last = '\0';
+	char *org = strrchr(tmp, '/');
+	org = org ? org + 1 : tmp;
+	if (aim_uri_valid_repo_part(org) && aim_uri_valid_repo_part(last + 1))
+		snprintf(out, len, "%s/%s", org, last + 1);
+}
+
+struct s3_collect {
+	struct cache_entries *es;
+	const char *bucket;
+	size_t skip;	 /* the listing prefix's length */
+	EVP_MD_CTX *ctx; /* the listing's identity */
+	char **cause;
+};
+
+static int s3_collect(void *arg, const struct aim_s3_entry *e)
+{
+	struct s3_collect *sc = arg;
+	const char *rel = e->key + sc->skip, *why;
+	char key[72], id[2200];
+
+	if (rel[0] == '\0' || rel[strlen(rel) - 1] == '/')
+		return 0; /* the prefix itself, or a "directory" marker */
+	if (aim_path_check(rel, &why) < 0) {
+		cache_cause(sc->cause, "refusing object key '%s': %s", e->key,
+			    why);
+		return -EPROTO;
+	}
+	if (e->etag == NULL || e->etag[0] == '\0') {
+		cache_cause(sc->cause, "object '%s' has no ETag", e->key);
+		return -EPROTO;
+	}
+	snprintf(id, sizeof(id), "s3://%s/%s", sc->bucket, e->key);
+	source_key("s3", id, e->etag, key);
+	EVP_DigestUpdate(sc->ctx, id, strlen(id));
+	EVP_DigestUpdate(sc->ctx, e->etag, strlen(e->etag) + 1);
+	return cache_entries_add(sc->es, rel, e->size, key, NULL, e->etag);
+}
+
+static int add_s3(struct aim_cache *c, const char *uri_str,
+		  const struct aim_uri *u, const char *name, char **cause)
+{
+	struct cache_entries es = { 0 };
+	char derived[256], prefix[1100], commit[41];
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdl = 0;
+	size_t n = strlen(u->prefix);
+	struct s3_collect sc = { &es, u->bucket, 0, EVP_MD_CTX_new(), cause };
+	int rc;
+
+	if (name == NULL) {
+		name_from_prefix(u->prefix, derived, sizeof(derived));
+		if (derived[0] == '\0') {
+			cache_cause(cause, "cannot name '%s' from its prefix: give "
+					   "--name org/model",
+				    uri_str);
+			EVP_MD_CTX_free(sc.ctx);
+			return -EINVAL;
+		}
+		name = derived;
+	}
+	/* list "prefix/" so that "models/llama" leaves out "models/llama2" */
+	snprintf(prefix, sizeof(prefix), "%s%s", u->prefix,
+		 n && u->prefix[n - 1] != '/' ? "/" : "");
+	sc.skip = strlen(prefix);
+	if (sc.ctx == NULL || !EVP_DigestInit_ex(sc.ctx, EVP_sha1(), NULL)) {
+		EVP_MD_CTX_free(sc.ctx);
+		return -ENOMEM;
+	}
+	rc = aim_s3_list(c->s3, u->bucket, prefix, s3_collect, &sc, cause);
+	if (rc == 0 && es.n == 0) {
+		cache_cause(cause, "'%s': no objects under that prefix", uri_str);
+		rc = -ENOENT;
+	}
+	if (rc == 0) {
+		EVP_DigestFinal_ex(sc.ctx, md, &mdl);
+		aim_hex(md, 20, commit);
+		struct aim_index_model im = {
+			.name = name,
+			.uri = uri_str,
+			.kind = "s3",
+			.revision = "",
+			.commit = commit,
+			.mtime = (int64_t)time(NULL),
+			.added = (int64_t)time(NULL),
+		};
+		rc = cache_register(c, &im, &es, cause);
+	}
+	EVP_MD_CTX_free(sc.ctx);
+	cache_entries_release(&es);
+	return rc;
+}
+
+/* the last path component of a URL, percent-decoded */
+static int url_basename(const char *url, char *out, size_t len)
+{
+	const char *path = strstr(url, "://");
+	const char *end, *start;
+	size_t o = 0;
+
+	path = path ? strchr(path + 3, '/') : NULL;
+	if (path == NULL)
+		return -EINVAL;
+	end = path + strcspn(path, "?#");
+	start = end;
+	while (start > path && start[-1] != '/')
+		start--;
+	for (const char *p = start; p < end && o + 1 < len; p++) {
+		unsigned int v;
+		if (*p == '%' && p + 2 < end && sscanf(p + 1, "%2x", &v) == 1) {
+			out[o++] = (char)v;
+			p += 2;
+		} else {
+			out[o++] = *p;
+		}
+	}
+	out[o] = '\0';
+	return o > 0 && memchr(out, '\0', o) == NULL ? 0 : -EINVAL;
+}
+
+static int add_https(struct aim_cache *c, const char *uri_str,
+		     const struct aim_uri *u, const char *name, char **cause)
+{
+	struct cache_entries es = { 0 };
+	struct aim_https_info info;
+	char base[256], key[72], version[300], commit[41];
+	unsigned char md[32];
+	const char *why;
+	int rc;
+
+	if (name == NULL) {
+		cache_cause(cause, "'%s': an https:// model needs --name org/model",
+			    uri_str);
+		return -EINVAL;
+	}
+	if (url_basename(u->url, base, sizeof(base)) < 0 ||
+	    aim_path_check(base, &why) < 0 || strchr(base, '/')) {
+		cache_cause(cause, "'%s': the URL does not end in a usable file "
+				   "name",
+			    uri_str);
+		return -EINVAL;
+	}
+	rc = aim_https_probe(c->http, u->url, c->conf->fetch_timeout, &info,
+			     cause);
+	if (rc < 0)
+		return rc;
+	/* the version: the ETag, else Last-Modified and size */
+	if (info.etag[0])
+		snprintf(version, sizeof(version), "%s", info.etag);
+	else
+		snprintf(version, sizeof(version), "%lld:%llu",
+			 (long long)info.mtime, (unsigned long long)info.size);
+	source_key("url", u->url, version, key);
+	aim_sha256(version, strlen(version), md);
+	aim_hex(md, 20, commit);
+	rc = cache_entries_add(&es, base, info.size, key, NULL,
+			       info.etag[0] ? info.etag : NULL);
+	if (rc == 0) {
+		struct aim_index_model im = {
+			.name = name,
+			.uri = uri_str,
+			.kind = "https",
+			.revision = "",
+			.commit = commit,
+			.mtime = info.mtime ? info.mtime : (int64_t)time(NULL),
+			.added = (int64_t)time(NULL),
+		};
+		rc = cache_register(c, &im, &es, cause);
+	}
+	if (rc == 0) {
+		/* what the probe saw, until a restart probes again */
+		pthread_mutex_lock(&c->lock);
+		struct aim_blob *b = aim_hmap_get(c->blob_by_key, 0, key);
+		if (b)
+			b->loc.ranges = info.ranges;
+		pthread_mutex_unlock(&c->lock);
+		if (!info.ranges)
+			aim_log(LOG_NOTICE,
+				"'%s' has no Range support: it is fetched whole "
+				"on first read",
+				name);
+	}
+	cache_entries_release(&es);
+	return rc;
+}
+
 int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 		  int *created, char **cause)
 {
@@ -840,12 +1137,10 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 	} else if (c->conf->offline) {
 		cache_cause(cause, "cannot register '%s': offline", uri);
 		rc = -ENETDOWN;
-	} else if (u.kind != AIM_URI_HF) {
-		cache_cause(cause, "'%s': only hf:// sources are supported yet",
-			  uri);
-		rc = -ENOTSUP;
 	} else {
-		rc = add_hf(c, uri, &u, name, cause);
+		rc = u.kind == AIM_URI_HF ? add_hf(c, uri, &u, name, cause) :
+		     u.kind == AIM_URI_S3 ? add_s3(c, uri, &u, name, cause) :
+					    add_https(c, uri, &u, name, cause);
 		*created = rc == 0;
 	}
 	pthread_mutex_unlock(&c->addlock);

@@ -34,6 +34,8 @@ void aim_conf_release(struct aim_conf *c)
 	free(c->ctl_socket);
 	free(c->cache_size);
 	free(c->ca_file);
+	free(c->s3_endpoint);
+	free(c->s3_region);
 	for (size_t i = 0; i < c->nmodels; i++)
 		free(c->models[i]);
 	free(c->models);
@@ -107,7 +109,8 @@ static const char *known[] = { "store",	      "hf_endpoint",   "hf_token_path",
 			       "block_size",    "cache_size",    "offline",
 			       "auto_add",      "ctl_socket",    "allow_other",
 			       "model",	      "log_level",     "fetch_timeout",
-			       "connect_timeout", "ca_file", "negative_timeout" };
+			       "connect_timeout", "ca_file", "negative_timeout",
+			       "s3_endpoint", "s3_region", "s3_addressing" };
 
 int aim_conf_known(const char *key)
 {
@@ -146,6 +149,28 @@ int aim_conf_set(struct aim_conf *c, const char *key, const char *value,
 		while (n > 8 && c->hf_endpoint[n - 1] == '/')
 			c->hf_endpoint[--n] = '\0';
 		return rc;
+	}
+	if (strcmp(key, "s3_endpoint") == 0) {
+		if (strncmp(value, "http://", 7) && strncmp(value, "https://", 8))
+			return bad(cause, key, value, "expected an http(s) URL");
+		return set_str(&c->s3_endpoint, value);
+	}
+	if (strcmp(key, "s3_region") == 0) {
+		if (value[0] == '\0' || strcspn(value, "/ ,;=") != strlen(value))
+			return bad(cause, key, value, "not a region name");
+		return set_str(&c->s3_region, value);
+	}
+	if (strcmp(key, "s3_addressing") == 0) {
+		if (strcmp(value, "auto") == 0)
+			c->s3_addressing = AIM_S3_AUTO;
+		else if (strcmp(value, "path") == 0)
+			c->s3_addressing = AIM_S3_PATH;
+		else if (strcmp(value, "virtual") == 0)
+			c->s3_addressing = AIM_S3_VIRTUAL;
+		else
+			return bad(cause, key, value,
+				   "expected auto, path or virtual");
+		return 0;
 	}
 	if (strcmp(key, "hf_token_path") == 0) {
 		char *tok;
@@ -220,6 +245,12 @@ int aim_conf_from_env(struct aim_conf *c, char **cause)
 			return rc;
 	}
 	if ((v = getenv("HF_TOKEN")) && *v && (rc = set_str(&c->hf_token, v)) < 0)
+		return rc;
+	if ((v = getenv("AWS_DEFAULT_REGION")) && *v &&
+	    (rc = aim_conf_set(c, "s3_region", v, cause)) < 0)
+		return rc;
+	if ((v = getenv("AWS_REGION")) && *v &&
+	    (rc = aim_conf_set(c, "s3_region", v, cause)) < 0)
 		return rc;
 	if ((v = getenv("HF_HUB_OFFLINE")) && *v) {
 		int b = aim_parse_bool(v);

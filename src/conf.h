@@ -16,6 +16,12 @@
 #define AIM_DEFAULT_ENDPOINT "https://huggingface.co"
 #define AIM_DEFAULT_BLOCK_SIZE (4ULL << 20)
 
+enum aim_s3_addressing {
+	AIM_S3_AUTO = 0, /* path-style for a custom endpoint, else virtual */
+	AIM_S3_PATH,
+	AIM_S3_VIRTUAL,
+};
+
 struct aim_conf {
 	char *store;
 	char *hf_endpoint;
@@ -31,6 +37,9 @@ struct aim_conf {
 	unsigned fetch_timeout; /* seconds, total bound on one block's retries */
 	unsigned connect_timeout; /* seconds, per attempt */
 	unsigned negative_timeout; /* seconds a missing repo is remembered */
+	char *s3_endpoint;	  /* NULL: $AWS_ENDPOINT_URL or AWS */
+	char *s3_region;	  /* NULL: us-east-1 */
+	enum aim_s3_addressing s3_addressing;
 	char **models;		  /* model=URI, repeatable */
 	size_t nmodels;
 };
@@ -39,7 +48,8 @@ struct aim_conf {
 void aim_conf_init(struct aim_conf *c);
 void aim_conf_release(struct aim_conf *c);
 
-/* HF_ENDPOINT, HF_TOKEN, HF_TOKEN_PATH, HF_HUB_OFFLINE */
+/* HF_ENDPOINT, HF_TOKEN, HF_TOKEN_PATH, HF_HUB_OFFLINE, AWS_REGION and
+ * AWS_DEFAULT_REGION (AWS credentials are read by the S3 source itself) */
 int aim_conf_from_env(struct aim_conf *c, char **cause);
 
 /*

@@ -341,7 +341,7 @@ int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
 			goto out;
 		}
 		if ((rc = cache_entries_add(&es, p, (uint64_t)size, key,
-					    strlen(key) == 40 ? key : NULL)) < 0)
+					    strlen(key) == 40 ? key : NULL, NULL)) < 0)
 			goto out;
 	}
 

@@ -281,6 +281,11 @@ static int start_body(struct xfer *x, CURL *h)
 	struct aim_http_resp *r = x->resp;
 
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+	if (req->on_headers && r->status / 100 == 2 &&
+	    req->on_headers(req->sink_arg, r) < 0) {
+		r->refused = 1;
+		return -1;
+	}
 	if (req->len == 0 || (r->status != 200 && r->status != 206))
 		return 0;
 	x->range_mode = 1;
@@ -328,6 +333,14 @@ static size_t body_cb(char *data, size_t size, size_t nmemb, void *arg)
 			return 0; /* stop reading the rest of the file */
 		}
 		return size * nmemb;
+	}
+	if (req->sink && r->status == 200) {
+		if (req->sink(req->sink_arg, data, n) < 0) {
+			x->done = 1; /* the sink has what it wanted, or gave up */
+			return 0;
+		}
+		r->got += n;
+		return n;
 	}
 	if (r->body_len + n > req->max_body) {
 		/* keep what fits; an error page is read for its first bytes */
@@ -426,8 +439,8 @@ int aim_http_do(struct aim_http *http, const struct aim_http_req *req,
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	if (cc == CURLE_WRITE_ERROR && bc.x.done)
 		cc = CURLE_OK; /* we stopped a 200 once our slice arrived */
-	if (cc == CURLE_WRITE_ERROR && resp->range_error)
-		cc = CURLE_OK; /* a response, just not the bytes we asked for */
+	if (cc == CURLE_WRITE_ERROR && (resp->range_error || resp->refused))
+		cc = CURLE_OK; /* a response, just not one we take */
 	if (cc != CURLE_OK) {
 		snprintf(resp->error, sizeof(resp->error), "%s",
 			 curl_easy_strerror(cc));

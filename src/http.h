@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct aim_http;
+struct aim_http_resp;
 
 struct aim_http_opts {
 	const char *ca_file;	  /* NULL: the system's CA bundle */
@@ -29,6 +30,13 @@ struct aim_http_req {
 	uint64_t off, len;	     /* len > 0: ask for bytes [off, off+len) */
 	void *buf;		     /* with len: where the bytes go */
 	size_t max_body;	     /* other bodies are kept up to this size */
+	/* with sink: a 200 body is handed over as it arrives instead; a
+	 * negative return stops the transfer */
+	int (*sink)(void *arg, const void *data, size_t len);
+	/* called once the headers of a 2xx answer are in, before any body
+	 * byte is handed on; a negative return refuses the answer */
+	int (*on_headers)(void *arg, const struct aim_http_resp *resp);
+	void *sink_arg;
 	uint64_t timeout_ms;	     /* the whole exchange; 0: no bound */
 };
 
@@ -52,6 +60,7 @@ struct aim_http_resp {
 	int accept_ranges;
 	unsigned retry_after; /* seconds; 0 when absent */
 	int range_error;      /* body did not match the requested range */
+	int refused;	      /* on_headers refused the answer */
 	char error[256];      /* transport error text when aim_http_do < 0 */
 };
 

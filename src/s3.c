@@ -1,0 +1,405 @@
+/*
+ * s3.c - see s3.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "conf.h"
+#include "http.h"
+#include "log.h"
+#include "s3.h"
+#include "s3xml.h"
+#include "sigv4.h"
+#include "util.h"
+
+#define LIST_MAX_BODY (32u << 20)
+#define LIST_MAX_PAGES 100000
+
+struct aim_s3 {
+	struct aim_http *http;
+	char *scheme;	 /* "https" */
+	char *authority; /* "s3.us-east-1.amazonaws.com", "127.0.0.1:9000" */
+	char *region;
+	int path_style;
+	char *access_key, *secret_key, *token; /* secrets: never logged */
+	unsigned fetch_timeout;
+};
+
+static void set_cause(char **cause, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_cause(char **cause, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (cause == NULL)
+		return;
+	free(*cause);
+	va_start(ap, fmt);
+	if (vasprintf(cause, fmt, ap) < 0)
+		*cause = NULL;
+	va_end(ap);
+}
+
+static char *dup_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strdup(v) : NULL;
+}
+
+int aim_s3_new(struct aim_http *http, const struct aim_conf *conf,
+	       struct aim_s3 **out, char **cause)
+{
+	struct aim_s3 *s3 = calloc(1, sizeof(*s3));
+	const char *endpoint = conf->s3_endpoint;
+	char *env_endpoint = NULL;
+	int custom;
+
+	*cause = NULL;
+	if (s3 == NULL)
+		return -ENOMEM;
+	s3->http = http;
+	s3->fetch_timeout = conf->fetch_timeout;
+	s3->region = strdup(conf->s3_region ? conf->s3_region : "us-east-1");
+	if (endpoint == NULL)
+		endpoint = env_endpoint = dup_env("AWS_ENDPOINT_URL_S3");
+	if (endpoint == NULL)
+		endpoint = env_endpoint = dup_env("AWS_ENDPOINT_URL");
+	custom = endpoint != NULL;
+	if (endpoint) {
+		const char *sep = strstr(endpoint, "://");
+		if (sep == NULL || sep[3] == '\0') {
+			set_cause(cause, "bad S3 endpoint '%s'", endpoint);
+			free(env_endpoint);
+			aim_s3_free(&s3);
+			return -EINVAL;
+		}
+		s3->scheme = strndup(endpoint, (size_t)(sep - endpoint));
+		s3->authority = strndup(sep + 3, strcspn(sep + 3, "/?#"));
+	} else {
+		s3->scheme = strdup("https");
+		if (asprintf(&s3->authority, "s3.%s.amazonaws.com",
+			     s3->region ? s3->region : "us-east-1") < 0)
+			s3->authority = NULL;
+	}
+	free(env_endpoint);
+	s3->path_style = conf->s3_addressing == AIM_S3_PATH ? 1 :
+			 conf->s3_addressing == AIM_S3_VIRTUAL ? 0 :
+								  custom;
+	s3->access_key = dup_env("AWS_ACCESS_KEY_ID");
+	s3->secret_key = dup_env("AWS_SECRET_ACCESS_KEY");
+	s3->token = dup_env("AWS_SESSION_TOKEN");
+	if (!s3->region || !s3->scheme || !s3->authority) {
+		aim_s3_free(&s3);
+		return -ENOMEM;
+	}
+	if (!s3->access_key != !s3->secret_key)
+		aim_log(LOG_WARNING, "s3: AWS_ACCESS_KEY_ID and "
+				     "AWS_SECRET_ACCESS_KEY go together; "
+				     "requests will be unsigned");
+	*out = s3;
+	return 0;
+}
+
+static void wipe(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void aim_s3_free(struct aim_s3 **ps3)
+{
+	struct aim_s3 *s3 = *ps3;
+
+	if (s3 == NULL)
+		return;
+	free(s3->scheme);
+	free(s3->authority);
+	free(s3->region);
+	wipe(s3->access_key);
+	wipe(s3->secret_key);
+	wipe(s3->token);
+	free(s3);
+	*ps3 = NULL;
+}
+
+/* one request, signed if we have credentials: URL and header lines */
+struct signed_req {
+	char *url;
+	char *host_line;
+	char *extra_line; /* If-Match, or NULL */
+	const char *hdrs[8];
+	struct aim_sigv4_out sig;
+};
+
+static void signed_release(struct signed_req *r)
+{
+	free(r->url);
+	free(r->host_line);
+	free(r->extra_line);
+	aim_sigv4_out_release(&r->sig);
+	memset(r, 0, sizeof(*r));
+}
+
+static int sign(struct aim_s3 *s3, const char *bucket, const char *key,
+		const struct aim_sigv4_param *params, size_t nparams,
+		const char *if_match, struct signed_req *r)
+{
+	char host[512], path[4096];
+	int n = 0, rc;
+
+	memset(r, 0, sizeof(*r));
+	if (s3->path_style) {
+		snprintf(host, sizeof(host), "%s", s3->authority);
+		if ((size_t)snprintf(path, sizeof(path), "/%s/%s", bucket,
+				     key ? key : "") >= sizeof(path))
+			return -ENAMETOOLONG;
+		if (key == NULL)
+			path[strlen(path) - 1] = '\0'; /* "/bucket" */
+	} else {
+		snprintf(host, sizeof(host), "%s.%s", bucket, s3->authority);
+		if ((size_t)snprintf(path, sizeof(path), "/%s", key ? key : "") >=
+		    sizeof(path))
+			return -ENAMETOOLONG;
+	}
+	struct aim_sigv4_req req = {
+		.method = "GET",
+		.host = host,
+		.path = path,
+		.params = params,
+		.nparams = nparams,
+		.region = s3->region,
+		.service = "s3",
+		.now = time(NULL),
+	};
+	struct aim_sigv4_creds creds = { s3->access_key, s3->secret_key,
+					 s3->token };
+	if (s3->access_key && s3->secret_key) {
+		if ((rc = aim_sigv4_sign(&req, &creds, &r->sig)) < 0)
+			return rc;
+	} else {
+		/* anonymous: the same encoding, no signature */
+		struct aim_sigv4_creds none = { "anonymous", "anonymous", NULL };
+		if ((rc = aim_sigv4_sign(&req, &none, &r->sig)) < 0)
+			return rc;
+		free(r->sig.authorization);
+		r->sig.authorization = NULL;
+	}
+	if (asprintf(&r->url, "%s://%s%s%s%s", s3->scheme, host, r->sig.path,
+		     r->sig.query[0] ? "?" : "", r->sig.query) < 0 ||
+	    asprintf(&r->host_line, "Host: %s", host) < 0 ||
+	    (if_match && asprintf(&r->extra_line, "If-Match: \"%s\"", if_match) < 0)) {
+		signed_release(r);
+		return -ENOMEM;
+	}
+	r->hdrs[n++] = r->host_line;
+	if (r->sig.authorization) {
+		r->hdrs[n++] = r->sig.authorization;
+		r->hdrs[n++] = r->sig.amz_date;
+		r->hdrs[n++] = r->sig.content_sha;
+		if (r->sig.token)
+			r->hdrs[n++] = r->sig.token;
+	}
+	if (r->extra_line)
+		r->hdrs[n++] = r->extra_line;
+	r->hdrs[n] = NULL;
+	return 0;
+}
+
+/* a final error answer as errno and a reason a person can act on */
+static int s3_error(struct aim_s3 *s3, const struct aim_http_resp *resp,
+		    const char *what, char **cause)
+{
+	char *code = NULL, *msg = NULL;
+	int rc;
+
+	if (resp->body)
+		aim_s3_parse_error(resp->body, resp->body_len, &code, &msg);
+	const char *c = code ? code : "";
+	if (strcmp(c, "NoSuchBucket") == 0) {
+		set_cause(cause, "%s: no such bucket", what);
+		rc = -ENOENT;
+	} else if (strcmp(c, "NoSuchKey") == 0 || resp->status == 404) {
+		set_cause(cause, "%s: not found", what);
+		rc = -ENOENT;
+	} else if (strcmp(c, "SignatureDoesNotMatch") == 0) {
+		set_cause(cause, "%s: bad credentials (signature mismatch: check "
+				 "AWS_SECRET_ACCESS_KEY)",
+			  what);
+		rc = -EACCES;
+	} else if (strcmp(c, "InvalidAccessKeyId") == 0) {
+		set_cause(cause, "%s: bad credentials (unknown AWS_ACCESS_KEY_ID)",
+			  what);
+		rc = -EACCES;
+	} else if (strcmp(c, "InvalidToken") == 0 ||
+		   strcmp(c, "ExpiredToken") == 0) {
+		set_cause(cause, "%s: bad credentials (%s AWS_SESSION_TOKEN)", what,
+			  c[0] == 'E' ? "expired" : "invalid");
+		rc = -EACCES;
+	} else if (strcmp(c, "AccessDenied") == 0 || resp->status == 403 ||
+		   resp->status == 401) {
+		set_cause(cause, "%s: access denied%s", what,
+			  s3->access_key ? "" : " (no AWS credentials set)");
+		rc = -EACCES;
+	} else if (resp->status == 412) {
+		set_cause(cause, "%s: changed upstream since it was registered; "
+				 "refusing to mix versions",
+			  what);
+		rc = -ESTALE;
+	} else {
+		set_cause(cause, "%s: HTTP %ld%s%s", what, resp->status,
+			  code ? " " : "", c);
+		rc = -EIO;
+	}
+	free(code);
+	free(msg);
+	return rc;
+}
+
+/*
+ * One S3 GET with retries for transient failures; on 0, resp holds a final
+ * answer (2xx or an error the caller maps).
+ */
+static int s3_get(struct aim_s3 *s3, const char *bucket, const char *key,
+		  const struct aim_sigv4_param *params, size_t nparams,
+		  const char *if_match, uint64_t off, size_t len, void *buf,
+		  size_t max_body, struct aim_http_resp *resp, char **cause)
+{
+	uint64_t deadline = aim_now_ms() + s3->fetch_timeout * 1000ULL;
+	unsigned attempt = 0;
+	int rc;
+
+	for (;;) {
+		struct signed_req r;
+		if ((rc = sign(s3, bucket, key, params, nparams, if_match, &r)) < 0) {
+			set_cause(cause, "cannot sign a request for s3://%s/%s",
+				  bucket, key ? key : "");
+			return rc;
+		}
+		uint64_t now = aim_now_ms();
+		struct aim_http_req req = {
+			.url = r.url,
+			.headers = r.hdrs,
+			.off = off,
+			.len = len,
+			.buf = buf,
+			.max_body = max_body,
+			.timeout_ms = deadline > now ? deadline - now : 1,
+		};
+		rc = aim_http_do(s3->http, &req, resp);
+		signed_release(&r);
+		unsigned retry_after = 0;
+		if (rc == 0 && !aim_http_status_retryable(resp->status) &&
+		    !(resp->range_error && resp->status / 100 == 2))
+			return 0;
+		if (rc < 0)
+			set_cause(cause, "cannot reach the S3 endpoint %s://%s: %s",
+				  s3->scheme, s3->authority, resp->error);
+		else if (resp->range_error)
+			set_cause(cause, "s3://%s/%s: answer did not match the "
+					 "range asked",
+				  bucket, key ? key : "");
+		else {
+			set_cause(cause, "s3://%s/%s: HTTP %ld", bucket,
+				  key ? key : "", resp->status);
+			retry_after = resp->retry_after;
+		}
+		aim_http_resp_release(resp);
+		if (aim_http_backoff(attempt++, retry_after, deadline) < 0)
+			return rc == -ECONNREFUSED || rc == -EHOSTUNREACH ?
+				       -EHOSTUNREACH :
+				       -EIO;
+	}
+}
+
+int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
+		int (*cb)(void *, const struct aim_s3_entry *), void *arg,
+		char **cause)
+{
+	char *token = NULL, what[512];
+	int rc = 0, pages = 0;
+
+	*cause = NULL;
+	snprintf(what, sizeof(what), "s3://%s/%s", bucket, prefix);
+	do {
+		struct aim_sigv4_param params[3] = {
+			{ "list-type", "2" },
+			{ "prefix", prefix },
+			{ "continuation-token", token },
+		};
+		struct aim_http_resp resp;
+		struct aim_s3_list page;
+		if (++pages > LIST_MAX_PAGES) {
+			set_cause(cause, "%s: too many listing pages", what);
+			rc = -E2BIG;
+			break;
+		}
+		rc = s3_get(s3, bucket, NULL, params, token ? 3 : 2, NULL, 0, 0,
+			    NULL, LIST_MAX_BODY, &resp, cause);
+		if (rc < 0)
+			break;
+		if (resp.status != 200) {
+			rc = s3_error(s3, &resp, what, cause);
+		} else if (resp.body_truncated) {
+			set_cause(cause, "%s: listing page too large", what);
+			rc = -E2BIG;
+		} else if ((rc = aim_s3_parse_list(resp.body ? resp.body : "",
+						   resp.body_len, &page,
+						   cause)) == 0) {
+			for (size_t i = 0; i < page.n && rc == 0; i++) {
+				struct aim_s3_entry e = { page.objs[i].key,
+							  page.objs[i].size,
+							  page.objs[i].etag };
+				rc = cb(arg, &e);
+			}
+			free(token);
+			token = page.truncated && page.next_token ?
+					strdup(page.next_token) :
+					NULL;
+			aim_s3_list_release(&page);
+		}
+		aim_http_resp_release(&resp);
+	} while (rc == 0 && token);
+	free(token);
+	return rc;
+}
+
+int aim_s3_fetch(struct aim_s3 *s3, const char *bucket, const char *key,
+		 const char *etag, uint64_t off, size_t len, void *buf,
+		 char **cause)
+{
+	struct aim_http_resp resp;
+	char what[1200];
+	int rc;
+
+	*cause = NULL;
+	snprintf(what, sizeof(what), "s3://%s/%s", bucket, key);
+	rc = s3_get(s3, bucket, key, NULL, 0, etag, off, len, buf, 4096, &resp,
+		    cause);
+	if (rc < 0)
+		return rc;
+	if (resp.status / 100 != 2) {
+		rc = s3_error(s3, &resp, what, cause);
+	} else if (etag && resp.etag) {
+		/* a store ignoring If-Match must still not mix versions */
+		const char *e = resp.etag + (resp.etag[0] == '"');
+		size_t n = strlen(etag);
+		if (strncmp(e, etag, n) != 0 || (e[n] != '"' && e[n] != '\0')) {
+			set_cause(cause, "%s: changed upstream since it was "
+					 "registered; refusing to mix versions",
+				  what);
+			rc = -ESTALE;
+		}
+	}
+	aim_http_resp_release(&resp);
+	return rc;
+}
