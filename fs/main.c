@@ -37,11 +37,13 @@ static void usage(FILE *out)
 		"$AIM_CACHE_PATH). Options (config keys and -o name=value):\n"
 		"  store=DIR            block store and index (%s)\n"
 		"  hf_endpoint=URL      Hugging Face Hub ($HF_ENDPOINT, %s)\n"
-		"  hf_token_path=FILE   read the Hub token from FILE ($HF_TOKEN)\n"
+		"  hf_token_path=FILE   read the Hub token from FILE\n"
+		"                       ($HF_TOKEN_PATH; $HF_TOKEN gives it directly)\n"
 		"  block_size=SIZE      block size of a new store (4M)\n"
 		"  cache_size=SIZE|N%%   store size limit (leave 10%% of the fs free)\n"
 		"  offline=yes|no       never use the network ($HF_HUB_OFFLINE)\n"
-		"  auto_add=yes|no      register repos named by lookups (yes)\n"
+		"  auto_add=yes|no      register repos named by lookups (yes unless\n"
+		"                       offline)\n"
 		"  negative_timeout=SECS remember missing repos (60)\n"
 		"  ctl_socket=PATH      control socket (%s)\n"
 		"  model=URI            register URI at start (repeatable)\n"
@@ -50,8 +52,12 @@ static void usage(FILE *out)
 		"  ca_file=FILE         CA bundle for TLS\n"
 		"  log_level=LEVEL      error, warning, notice, info, debug\n"
 		"  allow_other          let other users read the mount\n"
-		"Other -o options go to FUSE. -f stays in the foreground, -d\n"
-		"also logs every FUSE request. Config: %s or --config FILE.\n",
+		"  s3_endpoint=URL      S3-compatible endpoint ($AWS_ENDPOINT_URL)\n"
+		"  s3_region=REGION     ($AWS_REGION, us-east-1)\n"
+		"  s3_addressing=auto|path|virtual  bucket in the path or the host\n"
+		"Other -o options go to FUSE. -f stays in the foreground and logs\n"
+		"to stderr; -d is -f plus debug logging of every FUSE request.\n"
+		"Config: %s or -c/--config FILE.\n",
 		AIM_DEFAULT_STORE, AIM_DEFAULT_ENDPOINT, AIM_DEFAULT_SOCKET,
 		AIM_CONF_FILE);
 }

@@ -1216,7 +1216,10 @@ static int auto_register(struct aim_cache *c, const char *org,
 	rc = aim_cache_add(c, uri, NULL, &created, &cause);
 	if (rc < 0) {
 		aim_log(LOG_INFO, "auto_add: %s", cause ? cause : uri);
-		remember_missing(c, repo);
+		/* a repo that is not there (or not ours) is remembered; a
+		 * network error is not, so the next lookup tries again */
+		if (rc == -ENOENT || rc == -EACCES || rc == -EINVAL)
+			remember_missing(c, repo);
 		rc = -ENOENT;
 	}
 	free(cause);

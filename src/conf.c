@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/statvfs.h>
 
 #include <ini.h>
 
@@ -329,22 +328,5 @@ int aim_conf_finish(struct aim_conf *c, char **cause)
 		return -ENOMEM;
 	if (c->auto_add < 0)
 		c->auto_add = !c->offline;
-	return 0;
-}
-
-int aim_conf_cache_limit(const struct aim_conf *c, uint64_t *out)
-{
-	struct statvfs sv;
-	uint64_t total;
-	double pct = 90.0;
-
-	if (c->cache_size && c->cache_size[strlen(c->cache_size) - 1] != '%')
-		return aim_parse_size(c->cache_size, out);
-	if (c->cache_size)
-		pct = strtod(c->cache_size, NULL);
-	if (statvfs(c->store, &sv) < 0)
-		return -errno;
-	total = (uint64_t)sv.f_blocks * sv.f_frsize;
-	*out = (uint64_t)((double)total * pct / 100.0);
 	return 0;
 }

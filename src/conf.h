@@ -69,10 +69,4 @@ int aim_conf_known(const char *key);
 /* fill in unset string defaults; 0 or -ENOMEM */
 int aim_conf_finish(struct aim_conf *c, char **cause);
 
-/*
- * Resolve cache_size against the filesystem holding the store: bytes, or 0
- * for "no limit set". Default (unset): leave 10% of the filesystem free.
- */
-int aim_conf_cache_limit(const struct aim_conf *c, uint64_t *out);
-
 #endif

@@ -169,7 +169,8 @@ static json_t *exec_export(struct aim_cache *c, json_t *req)
 
 	if (name == NULL || dir == NULL || dir[0] != '/')
 		return fail("export: a name and an absolute directory", EINVAL);
-	return done(aim_cache_export(c, name, dir, &cause), cause);
+	int rc = aim_cache_export(c, name, dir, &cause);
+	return done(rc, cause);
 }
 
 static json_t *exec_import(struct aim_cache *c, json_t *req)
@@ -216,7 +217,8 @@ json_t *aim_ctl_exec(struct aim_cache *c, json_t *req, aim_ctl_emit emit,
 		const char *name = str(req, "name");
 		if (name == NULL)
 			return fail("rm: missing name", EINVAL);
-		return done(aim_cache_rm(c, name, &cause), cause);
+		int rc = aim_cache_rm(c, name, &cause);
+		return done(rc, cause); /* cause is set by the call above */
 	}
 	if (strcmp(cmd, "verify") == 0)
 		return exec_verify(c, req);

@@ -345,6 +345,14 @@ int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
 			goto out;
 	}
 
+	/* every blob must match its digest before anything is registered */
+	for (size_t k = 0; k < es.n && rc == 0; k++) {
+		snprintf(path, sizeof(path), "%s/blobs/%s", dir, es.v[k].key);
+		rc = digest_file(path, es.v[k].key, es.v[k].size, cause);
+	}
+	if (rc < 0)
+		goto out;
+
 	pthread_mutex_lock(&c->addlock);
 	pthread_mutex_lock(&c->lock);
 	int amb;
@@ -370,7 +378,7 @@ int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
 	if (rc < 0)
 		goto out;
 
-	/* check each blob file against its digest, then store its blocks */
+	/* store the blocks (each block is hashed again as it is stored) */
 	for (size_t k = 0; k < es.n && rc == 0; k++) {
 		struct cache_entry *e = &es.v[k];
 		pthread_mutex_lock(&c->lock);
@@ -380,8 +388,7 @@ int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
 		if (!need)
 			continue;
 		snprintf(path, sizeof(path), "%s/blobs/%s", dir, e->key);
-		if ((rc = digest_file(path, e->key, e->size, cause)) == 0)
-			rc = import_blob(c, b, path, cause);
+		rc = import_blob(c, b, path, cause);
 	}
 	if (rc == 0 && (*name = strdup(mname)) == NULL)
 		rc = -ENOMEM;

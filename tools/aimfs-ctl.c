@@ -24,8 +24,8 @@ static const struct ctl_cmd *commands[] = {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: aimfs-ctl [--socket PATH | --store DIR] [--json] "
-		     "COMMAND ...\n\ncommands:\n");
+	fprintf(out, "usage: aimfs-ctl [--socket PATH | --store DIR] [--config FILE]\n"
+		     "                 [--json] [-h] [-V] COMMAND ...\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %s\n", commands[i]->usage);
 	fprintf(out,

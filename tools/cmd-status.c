@@ -44,11 +44,14 @@ static int exec_status(struct ctl_ctx *ctx, int argc, char **argv)
 	line_size(st, "cached_bytes", "cached:");
 	line_size(st, "disk_bytes", "on disk:");
 	line_size(st, "cache_limit", "limit:");
+	line_size(st, "low_watermark", "evict down to:");
+	line_size(st, "pinned_bytes", "pinned:");
 	line_size(st, "block_size", "block size:");
 	printf("%-16s %.1f%%\n", "hit ratio:",
 	       100.0 * json_real_value(json_object_get(st, "hit_ratio")));
 	line_size(st, "fetched_bytes", "fetched:");
 	line_size(st, "served_bytes", "served:");
+	line_int(st, "evictions", "evictions:");
 	line_int(st, "fetch_errors", "fetch errors:");
 	line_int(st, "verify_failures", "bad blocks:");
 	printf("%-16s %s\n", "offline:",

@@ -6,7 +6,7 @@
 # fetched once, and a second revision sharing a large file stores it once.
 . "$(dirname "$0")/lib.sh"
 
-NODE_MODULES=${AIMFS_NODE_MODULES:-$top_srcdir/tests/node/node_modules}
+
 [ -d "$NODE_MODULES/@huggingface/hub" ] ||
 	fail "@huggingface/hub is not installed: run 'npm ci' in tests/node (tools/bootstrap does)"
 

@@ -44,4 +44,5 @@ stop_daemon
 printf 'X' | dd of="$T/export/blobs/$(sha "$(src demo m model.safetensors)")" bs=1 seek=100 conv=notrunc status=none
 "$CTL_BIN" --store "$T/store3" import "$T/export" 2>"$T/err" && fail "tampered import accepted"
 grep -q "does not match its digest" "$T/err" || fail "tampered import: $(cat "$T/err")"
+"$CTL_BIN" --store "$T/store3" list | grep -q demo/m && fail "a tampered import registered the model"
 ok "a tampered export is refused"

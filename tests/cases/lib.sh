@@ -26,6 +26,7 @@ HUB=
 DPID=
 FAILED=0
 CASE=$(basename "$0" .sh)
+NODE_MODULES=${AIMFS_NODE_MODULES:-$top_srcdir/tests/node/node_modules}
 
 if [ ! -c /dev/fuse ]; then
 	echo "SKIP: /dev/fuse is absent"
@@ -37,6 +38,7 @@ cleanup() {
 	[ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && wait_gone "$DPID" 10
 	grep -q " $MNT " /proc/mounts 2>/dev/null && fusermount3 -uz "$MNT" 2>/dev/null
 	[ -n "$HUB_PID" ] && kill -TERM "$HUB_PID" 2>/dev/null && wait_gone "$HUB_PID" 5
+	stop_s3
 	# a sanitizer report from any daemon run fails the case
 	if grep -qs "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$T"/daemon*.log; then
 		echo "FAIL: sanitizer report in the daemon log"
@@ -185,4 +187,61 @@ sha() {
 drop_caches() {
 	sync
 	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+}
+
+# --- S3: s3rver (npm) behind the SigV4-checking proxy ----------------------
+S3_AK=AKIDTEST0001
+S3_SK='wJalr/XUtnFEMI+K7MDENG=bPxRfiCYTEST'
+S3_TK=ASIATEMP0002
+S3_TS='temp/secret+key=2'
+S3_TOKEN='IQoJb3JpZ2luX2VjE//token+with/odd=chars=='
+S3LOG=$T/s3proxy.log
+S3=
+
+# start_s3 [s3proxy options]: s3rver on a free port, the proxy in front
+# of it with both credentials; S3 is the proxy's URL
+start_s3() {
+	local s3rver=$NODE_MODULES/s3rver/bin/s3rver.js
+	[ -f "$s3rver" ] || fail "s3rver is not installed: run 'npm ci' in tests/node"
+	mkdir -p "$T/s3data"
+	# --openssl-legacy-provider: s3rver's continuation tokens use DES
+	node --openssl-legacy-provider "$s3rver" -d "$T/s3data" -a 127.0.0.1 -p 0 \
+		--silent --no-vhost-buckets >"$T/s3rver.out" 2>"$T/s3rver.err" &
+	S3RVER_PID=$!
+	wait_for 20 'grep -q "listening on" "$T/s3rver.out" || ! kill -0 $S3RVER_PID 2>/dev/null'
+	local up
+	up=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$T/s3rver.out" | head -n1)
+	[ -n "$up" ] || fail "s3rver did not start: $(cat "$T/s3rver.err")"
+	"$PY" "$SERVER_DIR/s3proxy.py" --upstream "http://127.0.0.1:$up" \
+		--port-file "$T/s3proxy.port" --log "$S3LOG" --cred "$S3_AK:$S3_SK" \
+		--cred "$S3_TK:$S3_TS:$S3_TOKEN" "$@" 2>"$T/s3proxy.err" &
+	S3PROXY_PID=$!
+	wait_for 20 '[ -s "$T/s3proxy.port" ] || ! kill -0 $S3PROXY_PID 2>/dev/null'
+	[ -s "$T/s3proxy.port" ] || fail "s3proxy did not start: $(cat "$T/s3proxy.err")"
+	S3=http://127.0.0.1:$(tr -d '\n' <"$T/s3proxy.port")
+}
+
+stop_s3() {
+	[ -n "${S3PROXY_PID:-}" ] && kill -TERM "$S3PROXY_PID" 2>/dev/null && wait_gone "$S3PROXY_PID" 5
+	[ -n "${S3RVER_PID:-}" ] && kill -TERM "$S3RVER_PID" 2>/dev/null && wait_gone "$S3RVER_PID" 5
+	S3PROXY_PID= S3RVER_PID=
+}
+
+# s3put COMMAND ...: boto3 through the checking proxy
+s3put() {
+	"$PY" "$SERVER_DIR/s3put.py" --endpoint "$S3" --access-key "$S3_AK" \
+		--secret-key "$S3_SK" "$@"
+}
+
+# bytes of object content the S3 proxy sent (GET of a key, not listings)
+s3_bytes() {
+	"$PY" - "$S3LOG" <<'PYEOF'
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d["method"] == "GET" and "list-type" not in (d.get("query") or ""):
+        n += d["bytes"]
+print(n)
+PYEOF
 }
