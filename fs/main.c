@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <mntent.h>
 #include <sys/mount.h>
+#include <sys/statfs.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -208,19 +210,46 @@ bad:
 	return 1;
 }
 
+/* 1 if mp is the mountpoint of an aimfs mount (in /proc/self/mounts) */
+static int aimfs_mounted_at(const char *mp)
+{
+	FILE *f = setmntent("/proc/self/mounts", "r");
+	struct mntent *e;
+	int found = 0;
+
+	while (f && (e = getmntent(f)) != NULL)
+		if (strcmp(e->mnt_dir, mp) == 0 &&
+		    strcmp(e->mnt_type, "fuse.aimfs") == 0)
+			found = 1;
+	if (f)
+		endmntent(f);
+	return found;
+}
+
 /*
  * A daemon killed without unmounting leaves a mount whose every access
- * fails with ENOTCONN. Detach it so this start can mount again.
+ * fails with ENOTCONN: detach it so this start can mount again. statfs is
+ * asked, not stat: the kernel answers stat from its cache. A mount whose
+ * daemon answers is someone else's: refuse to stack another on it.
  */
-static void clean_stale_mount(const char *mp)
+static int clean_stale_mount(const char *mp)
 {
-	struct stat st;
+	struct statfs sf;
 
-	if (stat(mp, &st) == 0 || errno != ENOTCONN)
-		return;
+	if (statfs(mp, &sf) == 0) {
+		if (aimfs_mounted_at(mp)) {
+			fprintf(stderr, "aimfsd: '%s' is already mounted by a "
+					"running aimfsd\n",
+				mp);
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOTCONN && errno != ECONNABORTED)
+		return 0;
 	aim_log(LOG_NOTICE, "cleaning up a stale mount at '%s'", mp);
 	if (umount2(mp, MNT_DETACH) == 0)
-		return;
+		return 0;
 	pid_t pid = fork();
 	if (pid == 0) {
 		execlp("fusermount3", "fusermount3", "-u", "-z", mp, (char *)NULL);
@@ -228,12 +257,43 @@ static void clean_stale_mount(const char *mp)
 	}
 	if (pid > 0)
 		waitpid(pid, NULL, 0);
+	return 0;
 }
 
 /* a name left the tree (aimfs-ctl rm): the kernel must forget it */
 static void inval_entry(void *arg, uint64_t parent, const char *name)
 {
 	fuse_lowlevel_notify_inval_entry(arg, parent, name, strlen(name));
+}
+
+/* an absolute path for p without resolving its last component */
+static int absolute_path(const char *p, char *out, size_t len)
+{
+	char dir[PATH_MAX], *slash, base[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", p);
+	while (strlen(dir) > 1 && dir[strlen(dir) - 1] == '/')
+		dir[strlen(dir) - 1] = '\0';
+	slash = strrchr(dir, '/');
+	if (slash == NULL) {
+		snprintf(base, sizeof(base), "%s", dir);
+		snprintf(dir, sizeof(dir), ".");
+	} else {
+		snprintf(base, sizeof(base), "%s", slash + 1);
+		if (slash == dir)
+			dir[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	char real[PATH_MAX];
+	if (realpath(dir, real) == NULL)
+		return -1;
+	if ((size_t)snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "",
+			     base) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
 }
 
 static void raise_nofile(void)
@@ -268,13 +328,19 @@ int main(int argc, char **argv)
 	fuse_set_log_func(fuse_log_to_aim);
 	raise_nofile();
 
-	clean_stale_mount(o.mountpoint);
-	if (aim_mkdir_p(o.mountpoint, 0755) < 0 ||
-	    realpath(o.mountpoint, mp) == NULL) {
+	if (aim_mkdir_p(o.mountpoint, 0755) < 0 && errno != ENOTCONN) {
 		fprintf(stderr, "aimfsd: cannot use mountpoint '%s': %s\n",
 			o.mountpoint, strerror(errno));
 		goto out;
 	}
+	/* realpath would fail on a stale mount: resolve the parent instead */
+	if (absolute_path(o.mountpoint, mp, sizeof(mp)) < 0) {
+		fprintf(stderr, "aimfsd: cannot use mountpoint '%s': %s\n",
+			o.mountpoint, strerror(errno));
+		goto out;
+	}
+	if (clean_stale_mount(mp) < 0)
+		goto out;
 	if (aim_cache_open(&conf, &cache, &cause) < 0) {
 		fprintf(stderr, "aimfsd: %s\n", cause ? cause : "cannot open store");
 		goto out;

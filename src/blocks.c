@@ -82,9 +82,24 @@ int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 		return rc;
 	}
 	aim_sha256(buf, len, sum);
-	if ((fd = blob_fd(c, b)) < 0 ||
-	    (rc = aim_store_put(fd, off, buf, len)) < 0) {
-		rc = fd < 0 ? fd : rc;
+	if ((fd = blob_fd(c, b)) < 0)
+		rc = fd;
+	else if ((rc = aim_store_put(fd, off, buf, len)) == -ENOSPC) {
+		/* the disk filled before the limit did: make room, try once */
+		aim_store_drop(fd, off, len);
+		if (evict_make_room(c, 2ULL * c->block_size + len) == 0 ||
+		    evict_free_some(c, 2ULL * c->block_size + len) > 0)
+			rc = aim_store_put(fd, off, buf, len);
+	}
+	if (rc == -ENOSPC) {
+		aim_log(LOG_ERR,
+			"store full: no room for block %u of '%s' (the disk "
+			"is full and nothing is evictable)",
+			i, blob_name(b));
+		aim_store_drop(fd, off, len); /* no partial block */
+		return rc;
+	}
+	if (rc < 0) {
 		aim_log(LOG_ERR, "cannot store block %u of '%s': %s", i,
 			blob_name(b), strerror(-rc));
 		if (fd >= 0)

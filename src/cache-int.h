@@ -221,6 +221,8 @@ int evict_start(struct aim_cache *c);
 void evict_stop(struct aim_cache *c);
 /* room for len more bytes: evicts synchronously if the limit is reached */
 int evict_make_room(struct aim_cache *c, uint64_t len);
+/* evict about len bytes of unpinned blocks now (the disk is full) */
+uint64_t evict_free_some(struct aim_cache *c, uint64_t len);
 /* wake the evictor if usage passed the high watermark; c->lock held */
 void evict_poke(struct aim_cache *c);
 /* the size limit in bytes (cached for a second); c->lock held */

@@ -164,6 +164,16 @@ int evict_make_room(struct aim_cache *c, uint64_t len)
 	return rc;
 }
 
+uint64_t evict_free_some(struct aim_cache *c, uint64_t len)
+{
+	uint64_t freed;
+
+	pthread_mutex_lock(&c->lock);
+	freed = evict_blocks(c, c->used > len ? c->used - len : 0, NULL, NULL);
+	pthread_mutex_unlock(&c->lock);
+	return freed;
+}
+
 static void *evictor(void *arg)
 {
 	struct aim_cache *c = arg;

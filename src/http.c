@@ -403,9 +403,12 @@ int aim_http_do(struct aim_http *http, const struct aim_http_req *req,
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_USERAGENT, http->user_agent);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, (long)http->connect_timeout);
-	/* a stalled body is a failed attempt, not a hung read */
+	/* a stalled body is a failed attempt, not a hung read: no byte for a
+	 * third of the time allowed (2 to 10 s) ends the attempt */
+	long stall = req->timeout_ms ? (long)(req->timeout_ms / 3000) : 10;
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 10L);
+	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+			 stall < 2 ? 2L : stall > 10 ? 10L : stall);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
 	if (req->timeout_ms)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);

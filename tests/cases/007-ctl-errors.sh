@@ -33,6 +33,12 @@ expect 1 "cannot reach the daemon" "$CTL_BIN" --socket "$T/none.sock" list
 expect 1 "in use by another aimfs process" "$CTL_BIN" --store "$STORE" list
 ok "clear one-line errors with exit status 1 or 2"
 
+# a second daemon on a live mount is refused, not stacked
+"$AIMFSD" -f -o store=$T/store2,ctl_socket=$T/s2.sock "$MNT" 2>"$T/err" && fail "a second daemon mounted"
+grep -q "is already mounted by a running aimfsd" "$T/err" || fail "second daemon: $(cat "$T/err")"
+[ "$(grep -c " $MNT " /proc/mounts)" -eq 1 ] || fail "mounts stacked"
+ok "a second aimfsd on a live mount is refused"
+
 ctl add hf://demo/tiny >/dev/null || fail "add"
 ctl --json list | "$PY" -c 'import json,sys; assert len(json.load(sys.stdin)) == 1' || fail "failed adds left models"
 daemon_alive || fail "daemon died"

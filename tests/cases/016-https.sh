@@ -13,8 +13,7 @@ with open(sys.argv[1], "wb") as f:
 PYEOF
 cp "$T/www/models/tiny-q4.gguf" "$T/plain/models/tiny-q4.gguf"
 ORIGIN=$top_srcdir/tests/server/nginx-origin.sh
-cleanup_nginx() { "$ORIGIN" stop "$T/ng-tls" >/dev/null 2>&1; "$ORIGIN" stop "$T/ng-plain" >/dev/null 2>&1; }
-trap 'cleanup_nginx; cleanup' EXIT
+at_exit '"$ORIGIN" stop "$T/ng-tls" >/dev/null 2>&1; "$ORIGIN" stop "$T/ng-plain" >/dev/null 2>&1'
 "$ORIGIN" start "$T/www" "$T/ng-tls" --tls >/dev/null || fail "nginx (tls)"
 "$ORIGIN" start "$T/plain" "$T/ng-plain" --no-ranges >/dev/null || fail "nginx (no ranges)"
 tls=https://127.0.0.1:$(cat "$T/ng-tls/port")/models/tiny-q4.gguf

@@ -25,6 +25,7 @@ HUB_PID=
 HUB=
 DPID=
 FAILED=0
+AT_EXIT=() # commands run at exit, after the servers stop
 CASE=$(basename "$0" .sh)
 NODE_MODULES=${AIMFS_NODE_MODULES:-$top_srcdir/tests/node/node_modules}
 
@@ -39,6 +40,10 @@ cleanup() {
 	grep -q " $MNT " /proc/mounts 2>/dev/null && fusermount3 -uz "$MNT" 2>/dev/null
 	[ -n "$HUB_PID" ] && kill -TERM "$HUB_PID" 2>/dev/null && wait_gone "$HUB_PID" 5
 	stop_s3
+	local hook
+	for hook in "${AT_EXIT[@]}"; do
+		eval "$hook"
+	done
 	# a sanitizer report from any daemon run fails the case
 	if grep -qs "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$T"/daemon*.log; then
 		echo "FAIL: sanitizer report in the daemon log"
@@ -55,6 +60,12 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
+
+# at_exit CMD: run CMD (a string) when the case ends, after the daemon and
+# servers are gone and before the temp dir is removed
+at_exit() {
+	AT_EXIT+=("$1")
+}
 
 fail() {
 	echo "FAIL: $*"

@@ -26,6 +26,9 @@ Test control (never faulted, never counted in /_stats):
   POST /_fault {"kind": "clear"}                                   drop them all
   GET  /_fault                                                     list the queue
   GET  /_stats  -> {"requests": n, "bytes": total body bytes}
+  POST /_listing {"repo": "org/name", "body": "raw"}   the tree endpoint of
+                 that repo answers exactly "raw" (hostile listings); body
+                 null restores it
 
 Fault kinds: 500 502 503 429 reset short full200 stall expire badrange (see
 FAULT_KINDS below for exactly when each one applies).
@@ -357,6 +360,7 @@ class State:
     def __init__(self, log_path):
         self.lock = threading.Lock()
         self.faults = []  # FIFO of {"kind", "remaining", "match"}
+        self.listings = {}  # "org/name" -> raw tree body (hostile tests)
         self.requests = 0
         self.bytes = 0
         self.log_lock = threading.Lock()
@@ -433,7 +437,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         split = urllib.parse.urlsplit(self.path)
         path, query = split.path, split.query
         body = self.read_body()
-        control = path in ("/_fault", "/_stats")
+        control = path in ("/_fault", "/_stats", "/_listing")
         try:
             if control:
                 resp = self.control(path, body)
@@ -474,6 +478,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 st.faults.append({"kind": kind, "remaining": count, "match": match})
                 n = len(st.faults)
             return json_resp(200, {"ok": True, "queued": n})
+        if path == "/_listing" and self.command == "POST":
+            # {"repo": "org/name", "body": "raw text"}: the tree endpoint of
+            # that repo answers 200 with exactly this body (null: normal)
+            try:
+                req = json.loads(body or b"{}")
+                repo, raw = str(req["repo"]), req.get("body")
+            except (ValueError, KeyError, TypeError):
+                return error_resp(400, None, "bad JSON listing request")
+            with st.lock:
+                if raw is None:
+                    st.listings.pop(repo, None)
+                else:
+                    st.listings[repo] = raw.encode("utf-8", "surrogatepass")
+            return json_resp(200, {"ok": True})
         return error_resp(405, None, "method not allowed")
 
     # -- routing ---------------------------------------------------------------
@@ -576,6 +594,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return json_resp(200, info)
 
     def tree(self, path, org, name, r, sub, q, rawquery):
+        with self.state.lock:
+            raw = self.state.listings.get("%s/%s" % (org, name))
+        if raw is not None:
+            return Resp(200, [("Content-Type", "application/json")], raw)
         revname, revdir, commit = r
         prefix = "/".join(sub)
         if any(not Hub.safe_component(c) for c in sub):
@@ -796,11 +818,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         started = time.monotonic()
         try:
             while sent < length:
-                if rate:
-                    # pace the body like a CDN's per-connection cap
-                    ahead = sent / rate - (time.monotonic() - started)
-                    if ahead > 0:
-                        time.sleep(ahead)
                 want = min(length - sent, chunk if use_sendfile else min(chunk, COPY_CHUNK))
                 if use_sendfile:
                     try:
@@ -821,6 +838,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.close_connection = True
                     break
                 sent += n
+                if rate:
+                    # pace the body like a CDN's per-connection cap: a
+                    # chunk is followed by the time it "took"
+                    ahead = sent / rate - (time.monotonic() - started)
+                    if ahead > 0:
+                        time.sleep(ahead)
             return sent
         except OSError as e:
             raise SentFileError(sent) from e

@@ -1,0 +1,48 @@
+#!/bin/bash
+# A store on a small filesystem (a 32 MiB tmpfs): a model larger than the
+# filesystem reads right (eviction makes room as it goes); when the disk is
+# full and only pinned data is left, a read gets EIO and a clear log line,
+# the pinned model stays whole and verified, and once space comes back
+# reads work again.
+. "$(dirname "$0")/lib.sh"
+
+make_model demo big -- --size 48M
+make_model demo pin -- --size 6M --seed 5
+mkdir -p "$T/small"
+mount -t tmpfs -o size=32m aimfs-test "$T/small" || { echo "SKIP: cannot mount tmpfs"; exit 77; }
+at_exit 'umount -l "$T/small" 2>/dev/null'
+STORE=$T/small/store
+start_hub
+start_daemon -o block_size=1M,model=hf://demo/big,model=hf://demo/pin
+ctl pin demo/pin >/dev/null || fail "pin"
+
+cmp "$MNT/demo/big/model.safetensors" "$(src demo big model.safetensors)" ||
+	fail "a model larger than the filesystem"
+used=$(du -s --block-size=1 "$STORE/blobs" | cut -f1)
+[ "$used" -le $((32 << 20)) ] || fail "store uses $used bytes"
+ok "a 48 MiB model reads right from a store on a 32 MiB filesystem ($used bytes used)"
+
+# fill the disk with something else, leave only pinned data in the store
+ctl evict --unpinned >/dev/null
+dd if=/dev/zero of="$T/small/junk" bs=1M status=none 2>/dev/null
+drop_caches
+dd if="$MNT/demo/big/model.safetensors" bs=1M skip=20 count=1 of=/dev/null status=none 2>"$T/err" &&
+	fail "a read succeeded on a full disk"
+grep -q "Input/output error" "$T/err" || fail "want EIO: $(cat "$T/err")"
+grep -q "store full: no room for block" "$DLOG" || fail "no log line for the full store"
+daemon_alive || fail "daemon died"
+cmp "$MNT/demo/pin/model.safetensors" "$(src demo pin model.safetensors)" || fail "pinned model"
+ctl verify demo/pin >/dev/null || fail "verify after the full disk"
+ok "full disk with only pinned data: EIO and a clear log line; the pinned model is whole and verified"
+
+rm -f "$T/small/junk"
+wait_for 10 'dd if="$MNT/demo/big/model.safetensors" bs=1M skip=20 count=1 of="$T/blk" status=none 2>/dev/null' ||
+	fail "reads did not resume after space came back"
+dd if="$(src demo big model.safetensors)" bs=1M skip=20 count=1 status=none | cmp - "$T/blk" || fail "bytes after"
+stop_daemon
+# the index is consistent: a restart serves the pinned model offline
+start_daemon -o offline=yes
+cmp "$MNT/demo/pin/model.safetensors" "$(src demo pin model.safetensors)" || fail "pinned after restart"
+ctl verify >/dev/null || fail "verify after restart"
+ok "space back: reads resume; the index is consistent across a restart"
+stop_daemon
