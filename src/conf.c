@@ -317,6 +317,25 @@ int aim_conf_load(struct aim_conf *c, const char *path, int must_exist,
 	return 0;
 }
 
+int aim_conf_load_string(struct aim_conf *c, const char *text, char **cause)
+{
+	struct load_ctx ctx = { c, NULL, 0 };
+	int line;
+
+	*cause = NULL;
+	line = ini_parse_string(text, ini_cb, &ctx);
+	if (ctx.rc < 0) {
+		*cause = ctx.cause;
+		return ctx.rc;
+	}
+	if (line != 0) {
+		if (asprintf(cause, "line %d: syntax error", line) < 0)
+			*cause = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int aim_conf_finish(struct aim_conf *c, char **cause)
 {
 	*cause = NULL;

@@ -59,6 +59,9 @@ int aim_conf_from_env(struct aim_conf *c, char **cause);
 int aim_conf_load(struct aim_conf *c, const char *path, int must_exist,
 		  char **cause);
 
+/* the same from a string (tests, fuzzing) */
+int aim_conf_load_string(struct aim_conf *c, const char *text, char **cause);
+
 /* set one option by name, as from the file or -o name=value */
 int aim_conf_set(struct aim_conf *c, const char *key, const char *value,
 		 char **cause);

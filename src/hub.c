@@ -254,9 +254,9 @@ out:
 	return rc;
 }
 
-static int list_page(struct aim_hub *hub, const char *body, size_t len,
-		     int (*cb)(void *, const struct aim_hub_entry *), void *arg,
-		     size_t *count, char **cause)
+int aim_hub_parse_tree(const char *from, const char *body, size_t len,
+		       int (*cb)(void *, const struct aim_hub_entry *),
+		       void *arg, size_t *count, char **cause)
 {
 	json_error_t jerr;
 	json_t *root = json_loadb(body, len, 0, &jerr), *e;
@@ -265,7 +265,7 @@ static int list_page(struct aim_hub *hub, const char *body, size_t len,
 
 	if (!json_is_array(root)) {
 		set_cause(cause, "malformed tree listing from %s: %s",
-			  hub->endpoint, root ? "not a list" : jerr.text);
+			  from, root ? "not a list" : jerr.text);
 		json_decref(root);
 		return -EPROTO;
 	}
@@ -282,7 +282,7 @@ static int list_page(struct aim_hub *hub, const char *body, size_t len,
 		if (type == NULL || strcmp(type, "file") != 0 || path == NULL ||
 		    !json_is_integer(size)) {
 			set_cause(cause, "malformed tree entry from %s",
-				  hub->endpoint);
+				  from);
 			rc = -EPROTO;
 			break;
 		}
@@ -362,8 +362,10 @@ int aim_hub_list(struct aim_hub *hub, const char *org, const char *name,
 				  API_MAX_BODY >> 20);
 			rc = -E2BIG;
 		} else {
-			rc = list_page(hub, resp.body ? resp.body : "",
-				       resp.body_len, cb, arg, &count, cause);
+			rc = aim_hub_parse_tree(hub->endpoint,
+						resp.body ? resp.body : "",
+						resp.body_len, cb, arg, &count,
+						cause);
 		}
 		if (rc == 0 && resp.link_next) {
 			/* the next page must stay on the Hub: it gets the token */

@@ -54,6 +54,16 @@ int aim_hub_list(struct aim_hub *hub, const char *org, const char *name,
 		 int (*cb)(void *, const struct aim_hub_entry *), void *arg,
 		 char **cause);
 
+/*
+ * Parse one page of the tree API (a JSON list) from the host named from,
+ * calling cb for each file; directories are skipped. *count carries the
+ * number of files across pages (capped). -EPROTO with *cause for hostile
+ * or malformed input. Used by aim_hub_list and the fuzzer.
+ */
+int aim_hub_parse_tree(const char *from, const char *body, size_t len,
+		       int (*cb)(void *, const struct aim_hub_entry *),
+		       void *arg, size_t *count, char **cause);
+
 /* where one file is fetched from; cdn_url is protected by the hub's lock */
 struct aim_hub_loc {
 	char *repo;   /* org/name */

@@ -26,3 +26,13 @@ expect_erofs "symlink" ln -s config.json "$d/l"
 expect_erofs "open for writing" "$PY" -c "open('$d/tokenizer.json', 'r+b')"
 cmp "$d/config.json" "$(src demo tiny config.json)" || fail "content changed"
 ok "writes, creates, unlinks, renames, setattr: EROFS"
+stop_daemon
+
+# allow_other: other users may read, never write (default_permissions)
+start_daemon -o allow_other,model=hf://demo/tiny
+grep " $MNT " /proc/mounts | grep -q "default_permissions" || fail "no default_permissions"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+chmod 711 "$T" # mktemp made it 0700: let the other user through
+as_nobody cat "$d/config.json" | cmp - "$(src demo tiny config.json)" || fail "another user cannot read"
+as_nobody touch "$d/new" 2>/dev/null && fail "another user wrote"
+ok "allow_other: other users read, with default_permissions, and cannot write"

@@ -43,7 +43,10 @@ ctl add hf://demo/tiny >/dev/null || fail "add"
 ctl --json list | "$PY" -c 'import json,sys; assert len(json.load(sys.stdin)) == 1' || fail "failed adds left models"
 daemon_alive || fail "daemon died"
 [ "$(stat -c %a "$SOCK")" = 600 ] || fail "socket mode $(stat -c %a "$SOCK")"
-ok "socket is 0600 and failures registered nothing"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL_BIN" --socket "$SOCK" list 2>"$T/err" &&
+	fail "another user reached the control socket"
+grep -q "Permission denied" "$T/err" || fail "other user: $(cat "$T/err")"
+ok "socket is 0600 (another user is refused) and failures registered nothing"
 
 stop_daemon
 "$CTL_BIN" --store "$STORE" list | grep -q "demo/tiny" || fail "--store list"

@@ -102,3 +102,14 @@ import json, sys
 v = [json.loads(l) for l in open(sys.argv[1]) if json.loads(l).get("vhost")]
 assert v and all(r["verified"] for r in v), v[:2]' "$S3LOG" || fail "no verified virtual-hosted request"
 ok "virtual-hosted addressing (models.localhost) signs and reads"
+
+# secrets stay out of the logs, at debug level too
+stop_daemon
+start_daemon -d
+ctl add s3://models/zoo/org --name dbg/zoo >/dev/null 2>&1
+cat "$MNT/dbg/zoo/llama/config.json" >/dev/null 2>&1
+grep -q "fuse: " "$DLOG" || fail "no debug log"
+for secret in "$S3_SK" "$S3_TS" "$S3_TOKEN" "Signature="; do
+	grep -qF -- "$secret" "$DLOG" && fail "a secret is in the log: $secret"
+done
+ok "no AWS secret, session token or signature in the debug log"
