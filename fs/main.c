@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <mntent.h>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/statfs.h>
 #include <sys/resource.h>
@@ -54,6 +55,9 @@ static void usage(FILE *out)
 		"  ca_file=FILE         CA bundle for TLS\n"
 		"  log_level=LEVEL      error, warning, notice, info, debug\n"
 		"  allow_other          let other users read the mount\n"
+		"  fetch_threads=N      parallel read-ahead fetches (16)\n"
+		"  prefetch_window=SIZE read ahead of sequential readers (64M)\n"
+		"  read_ahead_kb=KB     the kernel's read-ahead on the mount (1024)\n"
 		"  s3_endpoint=URL      S3-compatible endpoint ($AWS_ENDPOINT_URL)\n"
 		"  s3_region=REGION     ($AWS_REGION, us-east-1)\n"
 		"  s3_addressing=auto|path|virtual  bucket in the path or the host\n"
@@ -296,6 +300,42 @@ static int absolute_path(const char *p, char *out, size_t len)
 	return 0;
 }
 
+/*
+ * The kernel's read-ahead on the mount sets the size of its FUSE read
+ * requests (128 KiB by default; 1 MiB after raising it): fewer, larger
+ * requests for sequential readers. Best effort.
+ */
+static void set_read_ahead(const char *mp, unsigned kb)
+{
+	char path[128], val[32], line[4096], dir[4096];
+	unsigned maj = 0, min = 0, found = 0;
+	FILE *mi;
+	int fd, n;
+
+	/* not stat(mp): the kernel would ask this very daemon, whose loop
+	 * has not started yet. mountinfo has the device number. */
+	if (kb == 0 || (mi = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return;
+	while (!found && fgets(line, sizeof(line), mi))
+		found = sscanf(line, "%*d %*d %u:%u %*s %4095s", &maj, &min,
+			       dir) == 3 &&
+			strcmp(dir, mp) == 0;
+	fclose(mi);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj,
+		 min);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		aim_debug("cannot set read-ahead in '%s'", path);
+		return;
+	}
+	n = snprintf(val, sizeof(val), "%u", kb);
+	if (write(fd, val, (size_t)n) != n)
+		aim_log(LOG_INFO, "cannot set read_ahead_kb=%u", kb);
+	close(fd);
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -379,6 +419,7 @@ int main(int argc, char **argv)
 		goto out_signals;
 	}
 	aim_log(LOG_NOTICE, "mounted '%s' (store '%s')", mp, conf.store);
+	set_read_ahead(mp, conf.read_ahead_kb);
 	/* no thread may run before this fork */
 	fuse_daemonize(o.foreground);
 	aim_cache_forked(cache);

@@ -49,6 +49,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	/* nothing is ever written: no need for the kernel to expect writes */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	/* replies are spliced from the store's files */
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE;
+	if (conn->capable & FUSE_CAP_SPLICE_MOVE)
+		conn->want |= FUSE_CAP_SPLICE_MOVE;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -191,19 +196,39 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct aim_file *f = (struct aim_file *)(uintptr_t)fi->fh;
-	char *buf = malloc(size ? size : 1);
+	char *buf;
 	ssize_t n;
 
+	if (f) {
+		/* from the store's file to the kernel: spliced, not copied */
+		struct aimfs *fs = fs_of(req);
+		size_t len;
+		int fd, rc;
+		rc = aim_cache_read_begin(fs->cache, f, size, (uint64_t)off, &fd,
+					  &len);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		if (len == 0) {
+			fuse_reply_buf(req, NULL, 0);
+			return;
+		}
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = fd;
+		bv.buf[0].pos = off;
+		rc = fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+		aim_cache_read_end(fs->cache, f, (uint64_t)off, len, rc == 0);
+		return;
+	}
+	buf = malloc(size ? size : 1);
 	if (buf == NULL) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (f == NULL)
-		n = aim_layout_read_data(fs_of(req)->layout, ino, buf, size,
-					 (uint64_t)off);
-	else
-		n = aim_cache_read(fs_of(req)->cache, f, buf, size,
-				   (uint64_t)off);
+	n = aim_layout_read_data(fs_of(req)->layout, ino, buf, size,
+				 (uint64_t)off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -208,21 +208,22 @@ static int fetch_whole(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	return w.want_rc;
 }
 
-/* fetch one block from wherever the blob comes from */
+/* fetch one block from wherever the blob comes from into fd */
 static int fetch_from_source(struct aim_cache *c, struct aim_blob *b,
-			     uint64_t off, size_t len, void *buf, char **cause)
+			     uint64_t off, size_t len, int fd, char **cause)
 {
 	int rc, ranged = 1;
 
 	switch (b->loc.kind) {
 	case SRC_HF:
-		return aim_hub_fetch(c->hub, &b->loc.hub, off, len, buf, cause);
+		return aim_hub_fetch(c->hub, &b->loc.hub, off, len, NULL, fd,
+				     cause);
 	case SRC_S3:
 		return aim_s3_fetch(c->s3, b->loc.bucket, b->loc.key,
-				    b->loc.etag, off, len, buf, cause);
+				    b->loc.etag, off, len, NULL, fd, cause);
 	case SRC_HTTPS:
 		rc = aim_https_fetch(c->http, b->loc.url, b->loc.etag,
-				     c->conf->fetch_timeout, off, len, buf,
+				     c->conf->fetch_timeout, off, len, NULL, fd,
 				     &ranged, cause);
 		if (rc == 0 && !ranged) {
 			/* the server ignores Range: next time, stream it */
@@ -238,13 +239,18 @@ static int fetch_from_source(struct aim_cache *c, struct aim_blob *b,
 	return -EIO;
 }
 
+/*
+ * Fetch block i straight into the blob's file (no block-sized buffer: many
+ * fetches may run at once), then sync it, hash what is on disk, and only
+ * then record it in the index.
+ */
 static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 {
 	uint32_t len = block_len(c, b, i);
 	uint64_t off = (uint64_t)i * c->block_size;
+	unsigned char sum[32];
 	char *cause = NULL;
-	void *buf;
-	int rc, whole;
+	int rc, fd, whole;
 
 	if (!b->has_loc) {
 		aim_log(LOG_ERR, "blob %s has no source to fetch it from",
@@ -256,19 +262,44 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	pthread_mutex_unlock(&c->lock);
 	if (whole)
 		return fetch_whole(c, b, i);
-	buf = malloc(len);
-	if (buf == NULL)
-		return -ENOMEM;
-	rc = fetch_from_source(c, b, off, len, buf, &cause);
-	if (rc < 0) {
-		aim_log(LOG_ERR, "cannot fetch block %u of '%s' in %s: %s", i,
-			b->loc.name, b->loc.model, cause ? cause : "error");
-		free(cause);
-		rc = -EIO;
-	} else {
-		rc = store_block(c, b, i, buf, len);
+	if ((rc = evict_make_room(c, len)) < 0) {
+		aim_log(LOG_ERR,
+			"store full: no room for block %u of '%s' (limit "
+			"reached and nothing evictable)",
+			i, blob_name(b));
+		return rc;
 	}
-	free(buf);
+	if ((fd = blob_fd(c, b)) < 0)
+		return fd;
+	rc = fetch_from_source(c, b, off, len, fd, &cause);
+	if (rc == -ENOSPC) {
+		/* the disk filled before the limit did: make room, try once */
+		free(cause);
+		cause = NULL;
+		aim_store_drop(fd, off, len);
+		if (evict_free_some(c, 2ULL * c->block_size + len) > 0)
+			rc = fetch_from_source(c, b, off, len, fd, &cause);
+	}
+	if (rc == 0 && (rc = aim_store_sync_hash(fd, off, len, sum)) == 0) {
+		/* the data is durable; now the index may say so */
+		pthread_mutex_lock(&c->ixlock);
+		rc = aim_index_block_put(c->ix, b->id, i, len, sum);
+		pthread_mutex_unlock(&c->ixlock);
+	}
+	if (rc < 0) {
+		if (rc == -ENOSPC)
+			aim_log(LOG_ERR,
+				"store full: no room for block %u of '%s' (the "
+				"disk is full and nothing is evictable)",
+				i, blob_name(b));
+		else
+			aim_log(LOG_ERR, "cannot fetch block %u of '%s' in %s: %s",
+				i, b->loc.name, b->loc.model,
+				cause ? cause : strerror(-rc));
+		aim_store_drop(fd, off, len); /* no partial block on disk */
+		rc = rc == -ENOSPC ? rc : -EIO;
+	}
+	free(cause);
 	return rc;
 }
 
@@ -400,6 +431,49 @@ int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	}
 }
 
+int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
+			 uint64_t off, int *fd, size_t *len)
+{
+	struct aim_blob *b = f->blob;
+	uint32_t first, last;
+	int rc = 0;
+
+	*len = (size_t)aim_block_span(b->size, c->block_size, off, size, &first,
+				      &last);
+	if (*len == 0)
+		return 0;
+	prefetch_note(c, b, first, last);
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t i = first; i <= last; i++)
+		b->inuse[i]++;
+	pthread_mutex_unlock(&c->lock);
+	for (uint32_t i = first; i <= last && rc == 0; i++)
+		rc = ensure_block(c, b, i);
+	if (rc == 0 && (*fd = blob_fd(c, b)) < 0)
+		rc = *fd;
+	if (rc < 0) {
+		aim_cache_read_end(c, f, off, *len, 0);
+		return -EIO;
+	}
+	return 0;
+}
+
+void aim_cache_read_end(struct aim_cache *c, struct aim_file *f, uint64_t off,
+			size_t len, int served)
+{
+	struct aim_blob *b = f->blob;
+	uint32_t first, last;
+
+	if (aim_block_span(b->size, c->block_size, off, len, &first, &last) == 0)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t i = first; i <= last; i++)
+		b->inuse[i]--;
+	if (served)
+		c->stats.served_bytes += len;
+	pthread_mutex_unlock(&c->lock);
+}
+
 ssize_t aim_cache_read(struct aim_cache *c, struct aim_file *f, void *buf,
 		       size_t size, uint64_t off)
 {
@@ -411,6 +485,8 @@ ssize_t aim_cache_read(struct aim_cache *c, struct aim_file *f, void *buf,
 				      &last);
 	if (size == 0)
 		return 0;
+	/* start reading ahead before waiting for our own blocks */
+	prefetch_note(c, b, first, last);
 	/* in use: the evictor leaves these blocks until the pread is done */
 	pthread_mutex_lock(&c->lock);
 	for (uint32_t i = first; i <= last; i++)

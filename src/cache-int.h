@@ -27,6 +27,7 @@ struct aim_http;
 struct aim_index;
 struct aim_index_model;
 struct aim_layout;
+struct aim_prefetch;
 struct aim_s3;
 struct aim_store;
 
@@ -68,6 +69,9 @@ struct aim_blob {
 	uint64_t *atime;	/* per block: c->tick at last use (LRU) */
 	uint64_t present_bytes;
 	uint16_t *inuse;	/* per block: reads between ensure and pread */
+	uint32_t seq_next;	/* read-ahead: where the last read ended + 1 */
+	uint32_t window;	/* read-ahead window in blocks (0: random) */
+	uint32_t ahead;		/* highest block queued for read-ahead */
 	int refs;		/* registered models naming it */
 	int pins;		/* pinned models naming it: never evicted */
 	int gone;		/* no model names it any more */
@@ -143,6 +147,7 @@ struct aim_cache {
 	int evictor_running, stopping;
 	pthread_cond_t evict_cond;
 	uint64_t limit, limit_ms;     /* cached size limit and when computed */
+	struct aim_prefetch *pf;      /* read-ahead workers (prefetch.c) */
 	struct pull_job **jobs;	      /* every pull job, freed at the end */
 	size_t njobs;
 };
@@ -227,6 +232,13 @@ uint64_t evict_free_some(struct aim_cache *c, uint64_t len);
 void evict_poke(struct aim_cache *c);
 /* the size limit in bytes (cached for a second); c->lock held */
 uint64_t evict_limit(struct aim_cache *c);
+
+/* prefetch.c */
+int prefetch_start(struct aim_cache *c);
+void prefetch_stop(struct aim_cache *c);
+/* blocks [first, last] of b are being read: maybe read ahead */
+void prefetch_note(struct aim_cache *c, struct aim_blob *b, uint32_t first,
+		   uint32_t last);
 
 /* pull.c */
 /* stop every pull and wait for its workers; jobs stay readable */

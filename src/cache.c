@@ -588,11 +588,14 @@ void aim_cache_forked(struct aim_cache *c)
 
 int aim_cache_start(struct aim_cache *c)
 {
-	return evict_start(c);
+	int rc = evict_start(c);
+
+	return rc < 0 ? rc : prefetch_start(c);
 }
 
 void aim_cache_stop(struct aim_cache *c)
 {
+	prefetch_stop(c);
 	pull_stop_all(c);
 	evict_stop(c);
 }

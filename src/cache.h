@@ -79,6 +79,17 @@ void aim_cache_add_configured(struct aim_cache *c);
 ssize_t aim_cache_read(struct aim_cache *c, struct aim_file *f, void *buf,
 		       size_t size, uint64_t off);
 
+/*
+ * The zero-copy variant: make the blocks of a read present and return the
+ * store file and the length to serve from it at off (the same offset: a
+ * block sits at its own place in its blob's file). The blocks stay in the
+ * store until aim_cache_read_end(); served says the bytes went out.
+ */
+int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
+			 uint64_t off, int *fd, size_t *len);
+void aim_cache_read_end(struct aim_cache *c, struct aim_file *f, uint64_t off,
+			size_t len, int served);
+
 uint64_t aim_file_size(const struct aim_file *f);
 
 /* progress of a pull, reported about twice a second and at the end */

@@ -23,6 +23,9 @@ void aim_conf_init(struct aim_conf *c)
 	c->fetch_timeout = 30;
 	c->connect_timeout = 10;
 	c->negative_timeout = 60;
+	c->fetch_threads = 16;
+	c->prefetch_window = 64ULL << 20;
+	c->read_ahead_kb = 1024;
 }
 
 void aim_conf_release(struct aim_conf *c)
@@ -109,7 +112,9 @@ static const char *known[] = { "store",	      "hf_endpoint",   "hf_token_path",
 			       "auto_add",      "ctl_socket",    "allow_other",
 			       "model",	      "log_level",     "fetch_timeout",
 			       "connect_timeout", "ca_file", "negative_timeout",
-			       "s3_endpoint", "s3_region", "s3_addressing" };
+			       "s3_endpoint", "s3_region", "s3_addressing",
+			       "fetch_threads", "prefetch_window",
+			       "read_ahead_kb" };
 
 int aim_conf_known(const char *key)
 {
@@ -201,6 +206,17 @@ int aim_conf_set(struct aim_conf *c, const char *key, const char *value,
 		return set_bool(&c->allow_other, key, value, cause);
 	if (strcmp(key, "fetch_timeout") == 0)
 		return set_uint(&c->fetch_timeout, key, value, 1, 3600, cause);
+	if (strcmp(key, "fetch_threads") == 0)
+		return set_uint(&c->fetch_threads, key, value, 0, 256, cause);
+	if (strcmp(key, "read_ahead_kb") == 0)
+		return set_uint(&c->read_ahead_kb, key, value, 0, 1 << 20, cause);
+	if (strcmp(key, "prefetch_window") == 0) {
+		uint64_t v;
+		if (aim_parse_size(value, &v) < 0 || v > (64ULL << 30))
+			return bad(cause, key, value, "a size up to 64G");
+		c->prefetch_window = v;
+		return 0;
+	}
 	if (strcmp(key, "negative_timeout") == 0)
 		return set_uint(&c->negative_timeout, key, value, 0, 86400,
 				cause);

@@ -37,6 +37,9 @@ struct aim_conf {
 	unsigned fetch_timeout; /* seconds, total bound on one block's retries */
 	unsigned connect_timeout; /* seconds, per attempt */
 	unsigned negative_timeout; /* seconds a missing repo is remembered */
+	unsigned fetch_threads;	  /* read-ahead workers (parallel ranges) */
+	uint64_t prefetch_window; /* bytes read ahead of a sequential reader */
+	unsigned read_ahead_kb;	  /* the kernel's read-ahead on the mount */
 	char *s3_endpoint;	  /* NULL: $AWS_ENDPOINT_URL or AWS */
 	char *s3_region;	  /* NULL: us-east-1 */
 	enum aim_s3_addressing s3_addressing;

@@ -115,7 +115,8 @@ static uint64_t evict_blocks(struct aim_cache *c, uint64_t target,
 		}
 	}
 sort:
-	qsort(v, n, sizeof(*v), cand_cmp);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), cand_cmp);
 	for (size_t k = 0; k < n && c->used > target; k++) {
 		struct aim_blob *b = v[k].b;
 		uint32_t i = v[k].i;

@@ -139,6 +139,7 @@ struct xfer {
 	int range_mode;	 /* 1: range request and a 2xx status */
 	uint64_t skip;	 /* 200 to a range request: bytes still to skip */
 	int done;	 /* all wanted bytes arrived; the rest is discarded */
+	size_t body_cap; /* allocated size of resp->body */
 };
 
 static char *dup_value(const char *v, size_t n)
@@ -326,7 +327,23 @@ static size_t body_cb(char *data, size_t size, size_t nmemb, void *arg)
 			}
 			take = (size_t)(req->len - r->got);
 		}
-		memcpy((char *)req->buf + r->got, data, take);
+		if (req->buf) {
+			memcpy((char *)req->buf + r->got, data, take);
+		} else {
+			/* straight into the store file: no block-sized buffer */
+			size_t done = 0;
+			while (done < take) {
+				ssize_t w = pwrite(req->fd, data + done, take - done,
+						   (off_t)(req->fd_off + r->got + done));
+				if (w < 0 && errno == EINTR)
+					continue;
+				if (w <= 0) {
+					r->write_errno = w < 0 ? errno : EIO;
+					return 0;
+				}
+				done += (size_t)w;
+			}
+		}
 		r->got += take;
 		if (r->got == req->len && r->status == 200) {
 			x->done = 1;
@@ -349,13 +366,20 @@ static size_t body_cb(char *data, size_t size, size_t nmemb, void *arg)
 		if (n == 0)
 			return size * nmemb;
 	}
-	char *nb = realloc(r->body, r->body_len + n + 1);
-	if (nb == NULL)
-		return 0;
-	r->body = nb;
-	memcpy(nb + r->body_len, data, n);
+	if (r->body_len + n + 1 > x->body_cap) {
+		/* grow geometrically: a big listing is not copied per chunk */
+		size_t cap = x->body_cap ? x->body_cap : 16384;
+		while (cap < r->body_len + n + 1)
+			cap *= 2;
+		char *nb = realloc(r->body, cap);
+		if (nb == NULL)
+			return 0;
+		r->body = nb;
+		x->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, n);
 	r->body_len += n;
-	nb[r->body_len] = '\0';
+	r->body[r->body_len] = '\0';
 	return size * nmemb;
 }
 
@@ -444,6 +468,12 @@ int aim_http_do(struct aim_http *http, const struct aim_http_req *req,
 		cc = CURLE_OK; /* we stopped a 200 once our slice arrived */
 	if (cc == CURLE_WRITE_ERROR && (resp->range_error || resp->refused))
 		cc = CURLE_OK; /* a response, just not one we take */
+	if (cc == CURLE_WRITE_ERROR && resp->write_errno) {
+		snprintf(resp->error, sizeof(resp->error), "cannot store: %s",
+			 strerror(resp->write_errno));
+		rc = -resp->write_errno;
+		goto out;
+	}
 	if (cc != CURLE_OK) {
 		snprintf(resp->error, sizeof(resp->error), "%s",
 			 curl_easy_strerror(cc));

@@ -13,6 +13,7 @@
 #define AIM_HTTP_H
 
 #include <stddef.h>
+#include <errno.h>
 #include <stdint.h>
 
 struct aim_http;
@@ -28,7 +29,9 @@ struct aim_http_req {
 	int head;		     /* 1: HEAD */
 	const char *const *headers;  /* NULL-terminated "Name: value" list */
 	uint64_t off, len;	     /* len > 0: ask for bytes [off, off+len) */
-	void *buf;		     /* with len: where the bytes go */
+	void *buf;		     /* with len: where the bytes go, or ... */
+	int fd;			     /* ... when buf is NULL: written to fd at */
+	uint64_t fd_off;	     /* fd_off (a store file), no copy in memory */
 	size_t max_body;	     /* other bodies are kept up to this size */
 	/* with sink: a 200 body is handed over as it arrives instead; a
 	 * negative return stops the transfer */
@@ -61,6 +64,7 @@ struct aim_http_resp {
 	unsigned retry_after; /* seconds; 0 when absent */
 	int range_error;      /* body did not match the requested range */
 	int refused;	      /* on_headers refused the answer */
+	int write_errno;      /* writing to req->fd failed (ENOSPC...) */
 	char error[256];      /* transport error text when aim_http_do < 0 */
 };
 
@@ -80,6 +84,12 @@ void aim_http_resp_release(struct aim_http_resp *resp);
 
 /* 1 if a response status is worth retrying (408, 429, 5xx) */
 int aim_http_status_retryable(long status);
+
+/* 1 for a local failure no retry will mend (the store's disk is full) */
+static inline int aim_http_local_error(int rc)
+{
+	return rc == -ENOSPC || rc == -EDQUOT || rc == -EROFS;
+}
 
 /*
  * Sleep before retry number attempt (0-based): exponential backoff from

@@ -135,7 +135,7 @@ int aim_https_probe(struct aim_http *http, const char *url, unsigned timeout,
 }
 
 int aim_https_fetch(struct aim_http *http, const char *url, const char *etag,
-		    unsigned timeout, uint64_t off, size_t len, void *buf,
+		    unsigned timeout, uint64_t off, size_t len, void *buf, int fd,
 		    int *ranged, char **cause)
 {
 	uint64_t deadline = aim_now_ms() + timeout * 1000ULL;
@@ -157,11 +157,18 @@ int aim_https_fetch(struct aim_http *http, const char *url, const char *etag,
 			.off = off,
 			.len = len,
 			.buf = buf,
+			.fd = fd,
+			.fd_off = off,
 			.max_body = 4096,
 			.timeout_ms = deadline > now ? deadline - now : 1,
 		};
 		unsigned ra = 0;
 		rc = aim_http_do(http, &req, &r);
+		if (aim_http_local_error(rc)) {
+			set_cause(cause, "%s", r.error);
+			aim_http_resp_release(&r);
+			return rc;
+		}
 		if (rc == 0 && changed(&r, etag)) {
 			set_cause(cause, "%s changed upstream since it was "
 					 "registered; refusing to mix versions",

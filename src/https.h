@@ -30,7 +30,7 @@ int aim_https_probe(struct aim_http *http, const char *url, unsigned timeout,
  * should stream the file instead of asking again per block.
  */
 int aim_https_fetch(struct aim_http *http, const char *url, const char *etag,
-		    unsigned timeout, uint64_t off, size_t len, void *buf,
+		    unsigned timeout, uint64_t off, size_t len, void *buf, int fd,
 		    int *ranged, char **cause);
 
 /*

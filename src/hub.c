@@ -427,7 +427,7 @@ static void set_cdn(struct aim_hub *hub, struct aim_hub_loc *loc, char *url)
 }
 
 int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
-		  size_t len, void *buf, char **cause)
+		  size_t len, void *buf, int fd, char **cause)
 {
 	uint64_t deadline = aim_now_ms() + hub->fetch_timeout * 1000ULL;
 	unsigned attempt = 0, resolves = 0, hops = 0;
@@ -466,10 +466,19 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 			.off = off,
 			.len = len,
 			.buf = buf,
+			.fd = fd,
+			.fd_off = off,
 			.max_body = 4096,
 			.timeout_ms = deadline > now ? deadline - now : 1,
 		};
 		int trc = aim_http_do(hub->http, &req, &resp);
+		if (aim_http_local_error(trc)) {
+			set_cause(cause, "%s", resp.error);
+			aim_http_resp_release(&resp);
+			free(url);
+			rc = trc;
+			break;
+		}
 		unsigned retry_after = 0;
 		aim_url_redact(url, safe, sizeof(safe));
 

@@ -74,11 +74,12 @@ struct aim_hub_loc {
 };
 
 /*
- * Fetch exactly len bytes at off into buf, with retries within the fetch
- * timeout. 0, or -EIO/-ETIMEDOUT/-ENOENT/-EACCES with *cause set.
+ * Fetch exactly len bytes at off into buf, or (buf NULL) into fd at the
+ * same offset, with retries within the fetch timeout. 0, or -EIO,
+ * -ETIMEDOUT, -ENOENT, -EACCES, -ENOSPC with *cause set.
  */
 int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
-		  size_t len, void *buf, char **cause);
+		  size_t len, void *buf, int fd, char **cause);
 
 void aim_hub_loc_release(struct aim_hub_loc *loc);
 

@@ -272,7 +272,8 @@ static int s3_error(struct aim_s3 *s3, const struct aim_http_resp *resp,
 static int s3_get(struct aim_s3 *s3, const char *bucket, const char *key,
 		  const struct aim_sigv4_param *params, size_t nparams,
 		  const char *if_match, uint64_t off, size_t len, void *buf,
-		  size_t max_body, struct aim_http_resp *resp, char **cause)
+		  int fd, size_t max_body, struct aim_http_resp *resp,
+		  char **cause)
 {
 	uint64_t deadline = aim_now_ms() + s3->fetch_timeout * 1000ULL;
 	unsigned attempt = 0;
@@ -292,11 +293,18 @@ static int s3_get(struct aim_s3 *s3, const char *bucket, const char *key,
 			.off = off,
 			.len = len,
 			.buf = buf,
+			.fd = fd,
+			.fd_off = off,
 			.max_body = max_body,
 			.timeout_ms = deadline > now ? deadline - now : 1,
 		};
 		rc = aim_http_do(s3->http, &req, resp);
 		signed_release(&r);
+		if (aim_http_local_error(rc)) {
+			set_cause(cause, "%s", resp->error);
+			aim_http_resp_release(resp);
+			return rc;
+		}
 		unsigned retry_after = 0;
 		if (rc == 0 && !aim_http_status_retryable(resp->status) &&
 		    !(resp->range_error && resp->status / 100 == 2))
@@ -344,7 +352,7 @@ int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
 			break;
 		}
 		rc = s3_get(s3, bucket, NULL, params, token ? 3 : 2, NULL, 0, 0,
-			    NULL, LIST_MAX_BODY, &resp, cause);
+			    NULL, -1, LIST_MAX_BODY, &resp, cause);
 		if (rc < 0)
 			break;
 		if (resp.status != 200) {
@@ -374,7 +382,7 @@ int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
 }
 
 int aim_s3_fetch(struct aim_s3 *s3, const char *bucket, const char *key,
-		 const char *etag, uint64_t off, size_t len, void *buf,
+		 const char *etag, uint64_t off, size_t len, void *buf, int fd,
 		 char **cause)
 {
 	struct aim_http_resp resp;
@@ -383,8 +391,8 @@ int aim_s3_fetch(struct aim_s3 *s3, const char *bucket, const char *key,
 
 	*cause = NULL;
 	snprintf(what, sizeof(what), "s3://%s/%s", bucket, key);
-	rc = s3_get(s3, bucket, key, NULL, 0, etag, off, len, buf, 4096, &resp,
-		    cause);
+	rc = s3_get(s3, bucket, key, NULL, 0, etag, off, len, buf, fd, 4096,
+		    &resp, cause);
 	if (rc < 0)
 		return rc;
 	if (resp.status / 100 != 2) {

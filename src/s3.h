@@ -41,12 +41,13 @@ int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
 		char **cause);
 
 /*
- * Fetch exactly len bytes at off of bucket/key, as long as its ETag is
+ * Fetch exactly len bytes at off of bucket/key into buf (or, buf NULL,
+ * into fd at the same offset), as long as its ETag is
  * still etag (-ESTALE otherwise), retrying transient failures within the
  * fetch timeout.
  */
 int aim_s3_fetch(struct aim_s3 *s3, const char *bucket, const char *key,
-		 const char *etag, uint64_t off, size_t len, void *buf,
+		 const char *etag, uint64_t off, size_t len, void *buf, int fd,
 		 char **cause);
 
 #endif

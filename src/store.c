@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -156,6 +158,40 @@ int aim_store_get(int fd, uint64_t off, void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+int aim_store_sync_hash(int fd, uint64_t off, size_t len,
+			unsigned char sum[32])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t chunk = 256 << 10;
+	char *buf = malloc(chunk);
+	unsigned int n32 = 32;
+	int rc = 0;
+
+	if (ctx == NULL || buf == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (fdatasync(fd) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+	while (len > 0 && rc == 0) {
+		size_t n = len < chunk ? len : chunk;
+		if ((rc = aim_store_get(fd, off, buf, n)) == 0) {
+			EVP_DigestUpdate(ctx, buf, n);
+			off += n;
+			len -= n;
+		}
+	}
+	if (rc == 0)
+		EVP_DigestFinal_ex(ctx, sum, &n32);
+out:
+	EVP_MD_CTX_free(ctx);
+	free(buf);
+	return rc;
 }
 
 int aim_store_drop(int fd, uint64_t off, size_t len)

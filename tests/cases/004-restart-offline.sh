@@ -6,7 +6,7 @@
 
 make_model demo big -- --size 24M
 start_hub
-start_daemon -o model=hf://demo/big,block_size=1M
+start_daemon -o model=hf://demo/big,block_size=1M,prefetch_window=0
 f=$MNT/demo/big/model.safetensors
 orig=$(src demo big model.safetensors)
 
@@ -17,7 +17,7 @@ stop_daemon
 stop_hub
 
 # online configuration, origin gone
-FETCH_TIMEOUT=2 start_daemon
+FETCH_TIMEOUT=2 start_daemon -o prefetch_window=0
 head -c $((3 << 20)) "$f" | cmp - "$T/head.1" || fail "head differs after restart"
 dd if="$f" bs=1M skip=10 count=2 status=none | cmp - "$T/mid.1" || fail "middle differs"
 cmp "$MNT/demo/big/config.json" "$(src demo big config.json)" || fail "config.json"

@@ -7,7 +7,7 @@
 make_model demo big -- --size 24M
 # 8 MB/s: a long read is still running when the origin is killed
 start_hub --rate 8M
-FETCH_TIMEOUT=3 start_daemon -o model=hf://demo/big,block_size=1M
+FETCH_TIMEOUT=3 start_daemon -o model=hf://demo/big,block_size=1M,prefetch_window=0
 f=$MNT/demo/big/model.safetensors
 orig=$(src demo big model.safetensors)
 

@@ -9,7 +9,7 @@ make_model demo b -- --size 12M --seed 2
 make_model demo p -- --size 6M --seed 3
 start_hub
 # auto_add off: a lookup of a removed model would register it again
-start_daemon -o auto_add=no,block_size=1M,cache_size=20M,model=hf://demo/a,model=hf://demo/b,model=hf://demo/p
+start_daemon -o prefetch_window=0,auto_add=no,block_size=1M,cache_size=20M,model=hf://demo/a,model=hf://demo/b,model=hf://demo/p
 limit=$((20 << 20))
 disk() { du -s --block-size=1 "$STORE/blobs" | cut -f1; }
 

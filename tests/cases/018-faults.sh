@@ -8,7 +8,8 @@
 
 make_model demo f -- --size 48M
 start_hub
-FETCH_TIMEOUT=8 start_daemon -o block_size=1M,model=hf://demo/f
+# no read-ahead: each check must be the only fetch of its block
+FETCH_TIMEOUT=8 start_daemon -o block_size=1M,prefetch_window=0,model=hf://demo/f
 f=$MNT/demo/f/model.safetensors
 orig=$(src demo f model.safetensors)
 blk=0
