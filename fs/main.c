@@ -162,8 +162,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			usage(stdout);
 			exit(0);
 		case 'V':
-			printf("aimfsd %s (libfuse %s)\n", PACKAGE_VERSION,
-			       fuse_pkgversion());
+			printf("aimfsd %s\nlibfuse %s, %s\n", PACKAGE_VERSION,
+			       fuse_pkgversion(), aim_versions());
 			exit(0);
 		default:
 			usage(stderr);

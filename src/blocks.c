@@ -280,12 +280,9 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 		if (evict_free_some(c, 2ULL * c->block_size + len) > 0)
 			rc = fetch_from_source(c, b, off, len, fd, &cause);
 	}
-	if (rc == 0 && (rc = aim_store_sync_hash(fd, off, len, sum)) == 0) {
-		/* the data is durable; now the index may say so */
-		pthread_mutex_lock(&c->ixlock);
-		rc = aim_index_block_put(c->ix, b->id, i, len, sum);
-		pthread_mutex_unlock(&c->ixlock);
-	}
+	/* served from here on; recorded once the committer synced it */
+	if (rc == 0 && (rc = aim_store_hash(fd, off, len, sum)) == 0)
+		rc = commit_queue(c, b, i, len, sum);
 	if (rc < 0) {
 		if (rc == -ENOSPC)
 			aim_log(LOG_ERR,

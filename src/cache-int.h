@@ -27,6 +27,7 @@ struct aim_http;
 struct aim_index;
 struct aim_index_model;
 struct aim_layout;
+struct aim_commit;
 struct aim_prefetch;
 struct aim_s3;
 struct aim_store;
@@ -148,6 +149,7 @@ struct aim_cache {
 	pthread_cond_t evict_cond;
 	uint64_t limit, limit_ms;     /* cached size limit and when computed */
 	struct aim_prefetch *pf;      /* read-ahead workers (prefetch.c) */
+	struct aim_commit *commit;    /* the durability thread (commit.c) */
 	struct pull_job **jobs;	      /* every pull job, freed at the end */
 	size_t njobs;
 };
@@ -232,6 +234,16 @@ uint64_t evict_free_some(struct aim_cache *c, uint64_t len);
 void evict_poke(struct aim_cache *c);
 /* the size limit in bytes (cached for a second); c->lock held */
 uint64_t evict_limit(struct aim_cache *c);
+
+/* commit.c */
+int commit_start(struct aim_cache *c);
+/* flush what is queued and stop the thread */
+void commit_stop(struct aim_cache *c);
+/* record block i of b (written, not yet synced) once its file is synced */
+int commit_queue(struct aim_cache *c, struct aim_blob *b, uint32_t i,
+		 uint32_t len, const unsigned char sum[32]);
+/* wait until everything queued is recorded (before verify or export) */
+void commit_flush(struct aim_cache *c);
 
 /* prefetch.c */
 int prefetch_start(struct aim_cache *c);

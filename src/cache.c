@@ -588,8 +588,10 @@ void aim_cache_forked(struct aim_cache *c)
 
 int aim_cache_start(struct aim_cache *c)
 {
-	int rc = evict_start(c);
+	int rc = commit_start(c);
 
+	if (rc == 0)
+		rc = evict_start(c);
 	return rc < 0 ? rc : prefetch_start(c);
 }
 
@@ -598,6 +600,7 @@ void aim_cache_stop(struct aim_cache *c)
 	prefetch_stop(c);
 	pull_stop_all(c);
 	evict_stop(c);
+	commit_stop(c); /* last: what was fetched gets recorded */
 }
 
 struct aim_layout *aim_cache_layout(struct aim_cache *c)

@@ -138,6 +138,7 @@ int aim_cache_export(struct aim_cache *c, const char *what, const char *dir,
 		rc = -EAGAIN;
 		goto out;
 	}
+	commit_flush(c); /* checksums of fresh blocks are in the index */
 	snprintf(path, sizeof(path), "%s/blobs", dir);
 	if ((rc = aim_mkdir_p(path, 0755)) < 0) {
 		cache_cause(cause, "cannot create '%s': %s", path, strerror(-rc));

@@ -160,8 +160,7 @@ int aim_store_get(int fd, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
-int aim_store_sync_hash(int fd, uint64_t off, size_t len,
-			unsigned char sum[32])
+int aim_store_hash(int fd, uint64_t off, size_t len, unsigned char sum[32])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	size_t chunk = 256 << 10;
@@ -171,10 +170,6 @@ int aim_store_sync_hash(int fd, uint64_t off, size_t len,
 
 	if (ctx == NULL || buf == NULL) {
 		rc = -ENOMEM;
-		goto out;
-	}
-	if (fdatasync(fd) < 0) {
-		rc = -errno;
 		goto out;
 	}
 	EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);

@@ -29,12 +29,8 @@ int aim_store_blob_open(struct aim_store *s, const char *key);
 int aim_store_put(int fd, uint64_t off, const void *buf, size_t len);
 /* read exactly len bytes at off; -EIO if the file is short */
 int aim_store_get(int fd, uint64_t off, void *buf, size_t len);
-/*
- * Make [off, off+len) durable (fdatasync) and hash what is on disk there,
- * a little at a time: for blocks written straight from the network.
- */
-int aim_store_sync_hash(int fd, uint64_t off, size_t len,
-			unsigned char sum[32]);
+/* SHA-256 of what is in [off, off+len) of fd, read a little at a time */
+int aim_store_hash(int fd, uint64_t off, size_t len, unsigned char sum[32]);
 /* free the disk space of [off, off+len) (punch a hole) */
 int aim_store_drop(int fd, uint64_t off, size_t len);
 

@@ -56,4 +56,7 @@ uint64_t aim_now_ms(void);
  * caller frees; trailing whitespace stripped. 0 or -errno */
 int aim_read_small_file(const char *path, size_t max, char **out);
 
+/* "libcurl 7.88.1, SQLite 3.40.1, ...": the libraries in use (version.c) */
+const char *aim_versions(void);
+
 #endif

@@ -143,6 +143,7 @@ int aim_cache_verify(struct aim_cache *c, const char *what, json_t **report,
 	*report = NULL;
 	if (done == NULL || arr == NULL)
 		goto nomem;
+	commit_flush(c); /* checksums of fresh blocks are in the index */
 	pthread_mutex_lock(&c->lock);
 	models = calloc(c->nmodels ? c->nmodels : 1, sizeof(*models));
 	if (models == NULL) {

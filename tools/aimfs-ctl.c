@@ -16,6 +16,7 @@
 #include "src/cache.h"
 #include "src/ctl.h"
 #include "src/log.h"
+#include "src/util.h"
 
 static const struct ctl_cmd *commands[] = {
 	&cmd_add, &cmd_pull,	&cmd_pin,    &cmd_unpin,  &cmd_evict, &cmd_rm,
@@ -184,7 +185,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("aimfs-ctl %s\n", PACKAGE_VERSION);
+			printf("aimfs-ctl %s\n%s\n", PACKAGE_VERSION,
+			       aim_versions());
 			return 0;
 		default:
 			usage(stderr);
