@@ -1,0 +1,77 @@
+#!/bin/bash
+# k8s: `kubectl kustomize packaging/k8s` renders offline; applied with
+# kubectl (-k) to the fake API server, the DaemonSet runs aimfsd privileged
+# with /dev/fuse and the mount directory Bidirectional, the reconciler
+# unprivileged, under a least-privilege ClusterRole; the ConfigMap is
+# etc/aimfs.conf; the example serving Deployment mounts the same host
+# directory read-only with HostToContainer at /workspace/model-cache.
+. "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/k8s/lib.sh"
+
+need_kubectl
+K8S=$top_srcdir/packaging/k8s
+"$KUBECTL" kustomize "$K8S" >"$T/render.yaml" 2>"$T/err" ||
+	fail "kubectl kustomize: $(cat "$T/err")"
+"$KUBECTL" kustomize "$K8S/examples" >"$T/examples.yaml" 2>"$T/err" ||
+	fail "kubectl kustomize examples: $(cat "$T/err")"
+for k in Namespace CustomResourceDefinition ServiceAccount ClusterRole \
+	ClusterRoleBinding Role RoleBinding ConfigMap DaemonSet; do
+	grep -q "^kind: $k\$" "$T/render.yaml" || fail "no $k in the rendering"
+done
+cmp -s "$K8S/aimfs.conf" "$top_srcdir/etc/aimfs.conf" ||
+	fail "packaging/k8s/aimfs.conf differs from etc/aimfs.conf: copy it again"
+ok "kubectl kustomize renders packaging/k8s and its examples offline"
+
+start_kube
+kc apply -k "$K8S" >"$T/out" 2>&1 || fail "kubectl apply -k: $(cat "$T/out")"
+kc apply -k "$K8S/examples" >"$T/out2" 2>&1 || fail "kubectl apply -k examples: $(cat "$T/out2")"
+NS=/apis/apps/v1/namespaces
+kget "$NS/aimfs-system/daemonsets/aimfs" >"$T/ds.json"
+kget "$NS/default/deployments/qwen-serving" >"$T/deploy.json"
+kget /apis/rbac.authorization.k8s.io/v1/clusterroles/aimfs-reconciler >"$T/role.json"
+kget /api/v1/namespaces/aimfs-system/configmaps >"$T/cm.json"
+"$PY" - "$T" "$top_srcdir/etc/aimfs.conf" <<'PYEOF' || fail "deployment checks"
+import json, sys
+t = sys.argv[1]
+ds = json.load(open(t + "/ds.json"))
+pod = ds["spec"]["template"]["spec"]
+c = {x["name"]: x for x in pod["containers"]}
+vols = {v["name"]: v for v in pod["volumes"]}
+d = c["aimfsd"]
+assert d["securityContext"]["privileged"] is True, d["securityContext"]
+mounts = {m["name"]: m for m in d["volumeMounts"]}
+assert mounts["models"]["mountPropagation"] == "Bidirectional", mounts["models"]
+assert vols["fuse"]["hostPath"] == {"path": "/dev/fuse", "type": "CharDevice"}, vols["fuse"]
+assert mounts["fuse"]["mountPath"] == "/dev/fuse"
+models_host = vols["models"]["hostPath"]["path"]
+assert d["command"][-1] == mounts["models"]["mountPath"], d["command"]
+assert vols["store"]["hostPath"]["path"] != models_host
+rec = c["reconciler"]
+sc = rec["securityContext"]
+assert not sc.get("privileged") and sc["capabilities"]["drop"] == ["ALL"], sc
+assert not any(m.get("mountPropagation") for m in rec["volumeMounts"])
+assert pod["serviceAccountName"] == "aimfs"
+# the generated ConfigMap is the one mounted, and it is etc/aimfs.conf
+cms = {x["metadata"]["name"]: x for x in json.load(open(t + "/cm.json"))["items"]}
+cm = cms[vols["config"]["configMap"]["name"]]
+assert cm["data"]["aimfs.conf"] == open(sys.argv[2]).read()
+print("DaemonSet: aimfsd privileged, /dev/fuse, %s Bidirectional; reconciler drops ALL" % models_host)
+# least privilege: no wildcard, only the verbs the reconciler uses
+role = json.load(open(t + "/role.json"))
+for r in role["rules"]:
+    assert "*" not in r["verbs"] and "*" not in r["resources"], r
+got = {(res, v) for r in role["rules"] for res in r["resources"] for v in r["verbs"]}
+assert ("persistentvolumeclaims", "list") not in got and ("events", "delete") not in got
+assert ("aimartifacts/status", "patch") in got and ("aimartifacts", "watch") in got
+# the serving example: the same host directory, read-only, HostToContainer
+dp = json.load(open(t + "/deploy.json"))["spec"]["template"]["spec"]
+v = {x["name"]: x for x in dp["volumes"]}["model-cache"]
+assert v["hostPath"]["path"] == models_host, v
+m = [x for x in dp["containers"][0]["volumeMounts"] if x["name"] == "model-cache"][0]
+assert m == {"name": "model-cache", "mountPath": "/workspace/model-cache", "readOnly": True,
+             "mountPropagation": "HostToContainer"}, m
+env = {e["name"]: e.get("value") for e in dp["containers"][0]["env"]}
+assert env["HF_HUB_CACHE"] == "/workspace/model-cache/hub" and env["HF_HUB_OFFLINE"] == "1", env
+print("serving Deployment: %s read-only, HostToContainer at /workspace/model-cache" % models_host)
+PYEOF
+ok "applied with kubectl -k: privileged DaemonSet with Bidirectional propagation, least-privilege RBAC, serving example"

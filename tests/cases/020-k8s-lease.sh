@@ -1,0 +1,54 @@
+#!/bin/bash
+# k8s: two reconcilers (nodes a and b, one daemon) share a
+# coordination.k8s.io Lease. Both do their node's duties; only the holder
+# creates PVCs. When the holder dies without releasing, the other takes the
+# lease over once it expired and creates the PVCs from then on.
+. "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/k8s/lib.sh"
+
+make_model demo small -- --size 2M
+start_hub
+start_daemon
+start_kube
+apply_crds
+LEASE_SECS=2
+start_rec node-a
+start_rec node-b
+wait_for 10 '[ -n "$(lease_holder)" ]' || fail "nobody took the lease"
+holder=$(lease_holder)
+case $holder in
+node-a) other=node-b ;;
+node-b) other=node-a ;;
+*) fail "lease holder '$holder'" ;;
+esac
+
+for n in l1 l2 l3; do
+	new_artifact "$n" hf://demo/small '"size": "1Gi"'
+done
+for n in l1 l2 l3; do
+	wait_for 15 'exists "$PVC/aimfs-'"$n"'"' || fail "no PVC for $n"
+	wait_for 15 '[ "$(jget "$ART/'"$n"'" "sorted(g(o,\"status\",\"nodes\") or {})")" = "[$(printf "%s" "'"'"'node-a'"'"', '"'"'node-b'"'"'")]" ]' ||
+		fail "$n status.nodes: $(jget "$ART/$n" 'g(o,"status","nodes")')"
+done
+pvc_posts() {
+	klog 'd["method"] == "POST" and d["path"].endswith("/persistentvolumeclaims") and "id='"$1"')" in d["ua"]'
+}
+[ "$(pvc_posts "$holder")" = 3 ] || fail "the holder $holder created $(pvc_posts "$holder") PVCs"
+[ "$(pvc_posts "$other")" = 0 ] || fail "the non-holder $other created $(pvc_posts "$other") PVCs"
+[ "$(klog 'd["path"].endswith("/persistentvolumeclaims") and d["method"] != "GET" and "id='"$other"')" in d["ua"]')" = 0 ] ||
+	fail "the non-holder touched PVCs"
+ok "both nodes report per-node state; only the holder ($holder) created the 3 PVCs"
+
+# the holder dies without releasing: the other waits for the lease to expire
+stop_rec "$holder" -9
+t0=$(date +%s%N)
+wait_for 15 '[ "$(lease_holder)" = "$other" ]' || fail "the lease stayed with $(lease_holder)"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$ms" -ge 1000 ] || fail "took over after $ms ms, before the 2 s lease could expire"
+new_artifact l4 hf://demo/small '"size": "3Gi"'
+wait_for 15 'exists "$PVC/aimfs-l4"' || fail "no PVC for l4 after the takeover"
+[ "$(pvc_posts "$other")" = 1 ] || fail "the new holder created $(pvc_posts "$other") PVCs"
+[ "$(jget "$PVC/aimfs-l4" 'g(o,"spec","resources","requests","storage")')" = 4Gi ] || fail "l4 size"
+[ "$(jget /apis/coordination.k8s.io/v1/namespaces/aimfs-system/leases/aimfs-reconciler 'g(o,"spec","leaseTransitions")')" -ge 1 ] ||
+	fail "leaseTransitions not counted"
+ok "after $holder was killed, $other took the lease over in $ms ms and created the next PVC"

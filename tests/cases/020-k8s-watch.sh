@@ -1,0 +1,89 @@
+#!/bin/bash
+# k8s: the reconciler's list+watch. A watch that times out is resumed from
+# the last resourceVersion (bookmarks keep it fresh) without listing again;
+# a stream cut mid-way is resumed from there, and the events it missed are
+# replayed; a 410 Gone (history compacted) makes it list again and catch up,
+# including a deletion it missed; a 409 on a status write is retried on a
+# fresh copy, and so is a 500.
+. "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/k8s/lib.sh"
+
+make_model demo small -- --size 2M
+start_hub
+start_daemon
+start_kube --bookmark-interval 0.5
+apply_crds
+start_rec node-a --watch-timeout 2
+
+lists() {
+	klog 'd["method"] == "GET" and d["path"].endswith("/aimartifacts") and not d["watch"] and d["ua"].startswith("aimfs-reconciler")'
+}
+watches() {
+	klog 'd["path"].endswith("/aimartifacts") and d["watch"] and d["ua"].startswith("aimfs-reconciler")'
+}
+
+new_artifact w1 hf://demo/small
+wait_for 15 '[ "$(art_status w1)" = Available ]' || fail "w1 is $(art_status w1)"
+wait_for 10 '[ "$(watches)" -ge 3 ]' || fail "only $(watches) watches in 10 s with --watch-timeout 2"
+[ "$(lists)" = 1 ] || fail "$(lists) lists of aimartifacts"
+"$PY" - "$KUBE_LOG" <<'PYEOF' || fail "watch resourceVersions"
+import json, sys, urllib.parse
+rvs = []
+for d in map(json.loads, open(sys.argv[1])):
+    if d["path"].endswith("/aimartifacts") and d["watch"] and d["ua"].startswith("aimfs-reconciler"):
+        q = dict(urllib.parse.parse_qsl(d["query"]))
+        assert q["allowWatchBookmarks"] == "true" and q["timeoutSeconds"] == "2", q
+        rvs.append(int(q["resourceVersion"]))
+print("watch resourceVersions:", rvs)
+assert rvs == sorted(rvs) and rvs[-1] > rvs[0], rvs
+PYEOF
+ok "watches time out and resume from the bookmarked resourceVersion, with one list"
+
+# a stream cut mid-way: what happened meanwhile is replayed from the RV
+kfault '{"kind": "hold"}'
+new_artifact w2 hf://demo/small
+kfault '{"kind": "drop"}'
+wait_for 15 '[ "$(art_status w2)" = Available ]' || fail "w2 is $(art_status w2) after the drop"
+[ "$(lists)" = 1 ] || fail "a dropped watch made it list again ($(lists) lists)"
+grep -q "aimartifacts: watch cut" "$T/rec-node-a.log" || fail "no log line for the cut watch"
+ok "a watch dropped mid-stream is resumed from its resourceVersion; the missed event is replayed"
+
+# 410 Gone: compacted history; a deletion and a creation it never saw
+kfault '{"kind": "hold"}'
+kdelete "$ART/w1"
+new_artifact w3 hf://demo/small
+kfault '{"kind": "gone"}'
+wait_for 15 '[ "$(art_status w3)" = Available ]' || fail "w3 is $(art_status w3) after the 410"
+wait_for 15 '! exists "$ART/w1"' || fail "w1's deletion was missed"
+[ "$(lists)" = 2 ] || fail "$(lists) lists after the 410 (want 2)"
+grep -q "aimartifacts: resourceVersion [0-9]* is gone: listing again" "$T/rec-node-a.log" ||
+	fail "no log line for the 410"
+[ "$(klog 'd.get("event") == "410"')" -ge 1 ] || fail "the API server sent no 410"
+ok "410 Gone: listed again, finalized the artifact deleted meanwhile, reconciled the new one"
+
+# the same as an HTTP status: a watch request answered 410 lists again
+kfault '{"kind": "410", "match": "/aimartifacts?watch=1", "count": 1}'
+kfault '{"kind": "hold"}'
+new_artifact w5 hf://demo/small
+kfault '{"kind": "drop"}'
+wait_for 15 '[ "$(art_status w5)" = Available ]' || fail "w5 is $(art_status w5) after an HTTP 410"
+[ "$(lists)" = 3 ] || fail "$(lists) lists after the HTTP 410 (want 3)"
+ok "a watch refused with HTTP 410 lists again"
+
+# 409 on the status write: retried on a fresh copy
+kfault '{"kind": "409", "match": "/aimartifacts/w4/status", "count": 2}'
+new_artifact w4 hf://demo/small
+wait_for 15 '[ "$(art_status w4)" = Available ]' || fail "w4 is $(art_status w4) after two 409s"
+[ "$(klog 'd["path"].endswith("/w4/status") and d["status"] == 409')" = 2 ] || fail "the 409s were not served"
+grep -q "PATCH .*/w4/status: conflict: retrying on a fresh copy" "$T/rec-node-a.log" ||
+	fail "no log line for the conflict"
+[ "$(klog 'd["method"] == "GET" and d["path"].endswith("/aimartifacts/w4") and not d["watch"]')" -ge 1 ] ||
+	fail "no fresh GET after the conflict"
+ok "two 409s on the status write were retried on fresh copies"
+
+# a 500 on a status write is retried too
+kfault '{"kind": "500", "match": "/aimartifacts/w6/status", "count": 2}'
+new_artifact w6 hf://demo/small
+wait_for 15 '[ "$(art_status w6)" = Available ]' || fail "w6 is $(art_status w6) after two 500s"
+[ "$(klog 'd["path"].endswith("/w6/status") and d["status"] == 500')" = 2 ] || fail "the 500s were not served"
+ok "two 500s on the status write were retried"

@@ -1,0 +1,40 @@
+/*
+ * node.h - the node duties' link to this node's aimfsd: the control socket
+ * protocol of src/ctl.h (add, pin/unpin with wait=false, list, rm), one
+ * connection per call. A model is named by its URI, which the daemon
+ * accepts wherever it takes a name.
+ *
+ * Returns: 0; -EREMOTEIO when the daemon answered with an error (*cause is
+ * its one-line reason, e.g. "repository 'x/y' not found on ..."); another
+ * -errno when the daemon could not be reached (*cause says why). Callers
+ * free *cause.
+ */
+#ifndef AIM_NODE_H
+#define AIM_NODE_H
+
+#include <stdint.h>
+
+/* one model as `list` reports it; strings owned */
+struct aim_node_model {
+	int found;
+	uint64_t size, cached;
+	int pinned;
+	char state[16]; /* registered, partial, complete, pulling, failed */
+	char *error;	/* why the last pull failed, or NULL */
+	char *name;
+};
+
+void aim_node_model_release(struct aim_node_model *m);
+
+/* register uri (metadata only); name (org/model) may be NULL */
+int aim_node_add(const char *sock, const char *uri, const char *name,
+		 char **cause);
+/* pin (1) or unpin (0); a pin starts a pull in the daemon and returns */
+int aim_node_pin(const char *sock, const char *uri, int pin, char **cause);
+/* the model registered from uri; m->found 0 when there is none */
+int aim_node_find(const char *sock, const char *uri, struct aim_node_model *m,
+		  char **cause);
+/* unregister uri and free its blocks */
+int aim_node_rm(const char *sock, const char *uri, char **cause);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * rec.h - the reconcile logic of aimfs-reconciler, shared by its modules:
+ * artifact.c (AIMArtifact: node duties, then the leader's PVC duties),
+ * template.c (AIMTemplateCache: the leader's), and status.c (helpers that
+ * write status, metadata and Events).
+ *
+ * Threads: the informers and the lease call back into main.c, which only
+ * queues keys; every reconcile runs on the one worker thread, so the
+ * per-key memory in struct aim_rec needs no lock.
+ *
+ * Writes carry the resourceVersion of the object they were computed from
+ * (merge patches with metadata.resourceVersion); a 409 makes the helper
+ * return -EAGAIN and the reconcile starts over from a fresh GET.
+ */
+#ifndef AIM_REC_H
+#define AIM_REC_H
+
+#include <string.h>
+
+#include <jansson.h>
+
+#define AIM_GV	      "aimfs.io/v1alpha1"
+#define AIM_API	      "/apis/aimfs.io/v1alpha1"
+#define AIM_FIN_PVC   "aimfs.io/pvc"
+#define AIM_FIN_TC    "aimfs.io/template-cache"
+#define AIM_LABEL_TC  "aimfs.io/template-cache"
+#define AIM_LABEL_KEY "aimfs.io/source-key"
+#define AIM_LABEL_ART "aimfs.io/artifact"
+
+struct aim_kube;
+struct aim_informer;
+struct aim_queue;
+struct aim_lease;
+
+struct aim_rec {
+	struct aim_kube *kube;
+	struct aim_informer *arts, *tcs;
+	struct aim_queue *q;
+	struct aim_lease *lease;
+	const char *sock;     /* the node daemon's control socket */
+	const char *node;     /* this node's name */
+	const char *identity; /* for the lease and Events */
+	unsigned int headroom;
+	long progress_ms; /* status writes while downloading */
+	long retry_base_ms, retry_max_ms;
+	char node_fin[96]; /* node.aimfs.io/<node> */
+	json_t *keys;	   /* worker only: key -> {fails, retry_at, ...} */
+};
+
+/* one reconcile of "namespace/name"; returns ms until the next one, 0: none */
+long aim_rec_artifact(struct aim_rec *r, const char *key);
+long aim_rec_template(struct aim_rec *r, const char *key);
+
+/* 1 when this replica may do the cluster duties */
+int aim_rec_leader(struct aim_rec *r);
+
+/* --- status.c ----------------------------------------------------------- */
+
+/* the value at a dotted path ("metadata.name"), borrowed; NULL if absent */
+json_t *aim_jget(json_t *o, const char *path);
+const char *aim_jstr(json_t *o, const char *path);
+
+/* "2024-01-02T03:04:05Z" (now) into buf of 32 bytes */
+const char *aim_rfc3339(char *buf);
+
+/* "/apis/aimfs.io/v1alpha1/namespaces/NS/PLURAL/NAME" into buf */
+const char *aim_obj_path(char *buf, size_t len, const char *plural,
+			 json_t *obj);
+
+/* the first 16 hex digits of the SHA-256 of uri into out[17] */
+void aim_cache_key(const char *uri, char out[17]);
+
+/* a DNS-1123 name (at most 63 characters) made of s, into buf */
+const char *aim_dns_name(const char *s, char *buf, size_t len);
+
+int aim_has_finalizer(json_t *obj, const char *fin);
+
+/* GET path into *obj (caller frees): 0, -ENOENT or -EIO */
+int aim_fetch(struct aim_rec *r, const char *path, json_t **obj);
+
+/*
+ * Merge-patch path (or path + "/status" when status is set) with
+ * metadata.resourceVersion of *obj. meta and status are stolen and may be
+ * NULL. On success *obj is replaced by the answer. 0, -EAGAIN on a 409,
+ * -ENOENT when the object is gone, -EIO otherwise (logged).
+ */
+int aim_patch(struct aim_rec *r, const char *path, json_t **obj, json_t *meta,
+	      json_t *status);
+
+/* add (add=1) or remove fin from *obj's finalizers: as aim_patch */
+int aim_patch_finalizer(struct aim_rec *r, const char *path, json_t **obj,
+			const char *fin, int add);
+
+/*
+ * A copy of conds with condition type set to (ok, reason, message):
+ * lastTransitionTime is kept when the condition's status did not change.
+ * NULL on allocation failure.
+ */
+json_t *aim_conditions_set(json_t *conds, const char *type, int ok,
+			   const char *reason, const char *message,
+			   json_int_t generation);
+
+/* a core/v1 Event about obj; failures are logged and otherwise ignored */
+void aim_event(struct aim_rec *r, json_t *obj, int warning, const char *reason,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* both NULL or equal */
+static inline int aim_streq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* aggregate of several states: Failed > Pending/Progressing mix > Available */
+const char *aim_state_merge(const char *a, const char *b);
+
+#endif
