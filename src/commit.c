@@ -27,7 +27,10 @@ struct pending {
 	struct aim_blob *b;
 	uint32_t i, len;
 	unsigned char sum[32];
+	unsigned tries;
 };
+
+#define MAX_TRIES 5
 
 struct aim_commit {
 	/* protected by c->lock */
@@ -37,6 +40,8 @@ struct aim_commit {
 	pthread_cond_t wake, done;
 	pthread_t thread;
 };
+
+static void commit_queue_later(struct aim_cache *c, const struct pending *p);
 
 static void commit_batch(struct aim_cache *c, struct pending *v, size_t n)
 {
@@ -56,17 +61,30 @@ static void commit_batch(struct aim_cache *c, struct pending *v, size_t n)
 	int tx = aim_index_begin(c->ix) == 0;
 	for (size_t k = 0; k < n; k++) {
 		struct aim_blob *b = v[k].b;
-		if (b->gone || b->state[v[k].i] != B_READY)
+		/* skip blocks that left the store; a block still B_FETCHING
+		 * is the one just queued (ensure_block marks it ready after
+		 * queueing it) */
+		uint8_t st = b->state[v[k].i];
+		if (b->gone || st == B_ABSENT || st == B_EVICTING)
 			continue;
 		if (aim_index_block_put(c->ix, b->id, v[k].i, v[k].len,
 					v[k].sum) < 0)
 			aim_log(LOG_ERR, "cannot record block %u of '%s'",
 				v[k].i, blob_name(b));
 	}
-	if (tx && aim_index_commit(c->ix) < 0)
+	int failed = !tx || aim_index_commit(c->ix) < 0;
+	if (failed && tx)
 		aim_index_rollback(c->ix);
 	pthread_mutex_unlock(&c->ixlock);
 	pthread_mutex_unlock(&c->lock);
+	if (failed) {
+		/* e.g. the disk is full: the blocks stay served but unrecorded
+		 * (a restart fetches them again); try them once more later */
+		aim_log(LOG_WARNING, "cannot record %zu blocks in the index yet",
+			n);
+		for (size_t k = 0; k < n; k++)
+			commit_queue_later(c, &v[k]);
+	}
 }
 
 static void *committer(void *arg)
@@ -110,6 +128,22 @@ static void *committer(void *arg)
 	pthread_mutex_unlock(&c->lock);
 	free(batch);
 	return NULL;
+}
+
+/* put a failed entry back for another try, a few times at most */
+static void commit_queue_later(struct aim_cache *c, const struct pending *p)
+{
+	struct aim_commit *cm = c->commit;
+
+	if (p->tries + 1 >= MAX_TRIES)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (cm->n < cm->cap) {
+		cm->q[cm->n] = *p;
+		cm->q[cm->n].tries++;
+		cm->n++;
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 int commit_start(struct aim_cache *c)
@@ -162,6 +196,7 @@ int commit_queue(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 	cm->q[cm->n].b = b;
 	cm->q[cm->n].i = i;
 	cm->q[cm->n].len = len;
+	cm->q[cm->n].tries = 0;
 	memcpy(cm->q[cm->n].sum, sum, 32);
 	cm->n++;
 	pthread_cond_signal(&cm->wake);

@@ -86,6 +86,15 @@ static void verify_blob(struct aim_cache *c, struct aim_blob *b,
 		if (rc == 0 && ctx && complete)
 			EVP_DigestUpdate(ctx, buf, block_len(c, b, i));
 		pthread_mutex_lock(&c->lock);
+		if (rc == -ENOENT) {
+			/* no checksum recorded yet (a commit that could not be
+			 * written, e.g. on a full disk): nothing to compare, and
+			 * no reason to drop the block */
+			b->state[i] = B_READY;
+			complete = 0;
+			pthread_cond_broadcast(&c->cond);
+			continue;
+		}
 		r->checked++;
 		if (rc == 0) {
 			b->state[i] = B_READY;
@@ -164,7 +173,7 @@ int aim_cache_verify(struct aim_cache *c, const char *what, json_t **report,
 		nfiles += models[i]->nfiles;
 	pthread_mutex_unlock(&c->lock);
 	if (what && n == 0) {
-		cache_cause(cause, amb ? "'%s' names several revisions: give "
+		aim_set_cause(cause, amb ? "'%s' names several revisions: give "
 					 "the URI" :
 					 "no model '%s'",
 			    what);
@@ -211,6 +220,6 @@ nomem:
 	free(models);
 	aim_hmap_free(&done);
 	json_decref(arr);
-	cache_cause(cause, "out of memory");
+	aim_set_cause(cause, "out of memory");
 	return -ENOMEM;
 }
