@@ -470,37 +470,3 @@ void aim_cache_read_end(struct aim_cache *c, struct aim_file *f, uint64_t off,
 		c->stats.served_bytes += len;
 	pthread_mutex_unlock(&c->lock);
 }
-
-ssize_t aim_cache_read(struct aim_cache *c, struct aim_file *f, void *buf,
-		       size_t size, uint64_t off)
-{
-	struct aim_blob *b = f->blob;
-	uint32_t first, last;
-	int rc = 0, fd;
-
-	size = (size_t)aim_block_span(b->size, c->block_size, off, size, &first,
-				      &last);
-	if (size == 0)
-		return 0;
-	/* start reading ahead before waiting for our own blocks */
-	prefetch_note(c, b, first, last);
-	/* in use: the evictor leaves these blocks until the pread is done */
-	pthread_mutex_lock(&c->lock);
-	for (uint32_t i = first; i <= last; i++)
-		b->inuse[i]++;
-	pthread_mutex_unlock(&c->lock);
-	for (uint32_t i = first; i <= last && rc == 0; i++)
-		rc = ensure_block(c, b, i);
-	if (rc == 0 &&
-	    ((fd = blob_fd(c, b)) < 0 || aim_store_get(fd, off, buf, size) < 0)) {
-		aim_log(LOG_ERR, "cannot read '%s' from the store", blob_name(b));
-		rc = -EIO;
-	}
-	pthread_mutex_lock(&c->lock);
-	for (uint32_t i = first; i <= last; i++)
-		b->inuse[i]--;
-	if (rc == 0)
-		c->stats.served_bytes += size;
-	pthread_mutex_unlock(&c->lock);
-	return rc < 0 ? -EIO : (ssize_t)size;
-}

@@ -179,8 +179,6 @@ int cache_entries_check(struct cache_entries *es, char **cause);
 /* record a model and its files in the index, memory and tree; addlock held */
 int cache_register(struct aim_cache *c, struct aim_index_model *im,
 		   struct cache_entries *es, char **cause);
-void cache_cause(char **cause, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 int cache_layout_model(struct aim_cache *c, struct aim_model *m);
 int cache_hf_repo_id(const struct aim_model *m, char *buf, size_t len);
 /* NAME, URI or cache key; c->lock held. *ambiguous set when a name matches

@@ -30,19 +30,6 @@
 #include "uri.h"
 #include "util.h"
 
-void cache_cause(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cause == NULL)
-		return;
-	free(*cause);
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) < 0)
-		*cause = NULL;
-	va_end(ap);
-}
-
 static void loc_release(struct aim_loc *l)
 {
 	aim_hub_loc_release(&l->hub);
@@ -443,7 +430,7 @@ static int load(struct aim_cache *c, char **cause)
 	    (rc = aim_index_each_model(c->ix, load_model, c)) < 0 ||
 	    (rc = aim_index_each_file(c->ix, load_file, c)) < 0 ||
 	    (rc = aim_index_each_block(c->ix, load_block, c)) < 0) {
-		cache_cause(cause, "cannot load the index: %s", strerror(-rc));
+		aim_set_cause(cause, "cannot load the index: %s", strerror(-rc));
 		return rc;
 	}
 	for (size_t i = 0; i < c->nmodels; i++)
@@ -470,7 +457,7 @@ static int setup_block_size(struct aim_cache *c, char **cause)
 	c->block_size = strtoull(v, NULL, 10);
 	free(v);
 	if (c->block_size < 4096 || (c->block_size & (c->block_size - 1))) {
-		cache_cause(cause, "index records a bad block size");
+		aim_set_cause(cause, "index records a bad block size");
 		return -EPROTO;
 	}
 	if (c->block_size != c->conf->block_size)
@@ -520,7 +507,7 @@ int aim_cache_open(const struct aim_conf *conf, struct aim_cache **out,
 	rc = aim_hub_new(c->http, conf->hf_endpoint, conf->hf_token,
 			 conf->fetch_timeout, &c->hub);
 	if (rc < 0) {
-		cache_cause(cause, "bad hf_endpoint '%s'", conf->hf_endpoint);
+		aim_set_cause(cause, "bad hf_endpoint '%s'", conf->hf_endpoint);
 		goto fail;
 	}
 	/* HF_HUB_CACHE may point at hub/ before any model is registered */
@@ -532,7 +519,7 @@ int aim_cache_open(const struct aim_conf *conf, struct aim_cache **out,
 	return 0;
 fail:
 	if (*cause == NULL)
-		cache_cause(cause, "cannot open store '%s': %s", conf->store,
+		aim_set_cause(cause, "cannot open store '%s': %s", conf->store,
 			  strerror(-rc));
 	aim_cache_free(&c);
 	return rc;
@@ -687,11 +674,11 @@ int cache_entries_check(struct cache_entries *es, char **cause)
 		const char *a = es->v[i].path, *b = es->v[i + 1].path;
 		size_t n = strlen(a);
 		if (strcmp(a, b) == 0) {
-			cache_cause(cause, "listing names '%s' twice", a);
+			aim_set_cause(cause, "listing names '%s' twice", a);
 			return -EPROTO;
 		}
 		if (strncmp(a, b, n) == 0 && b[n] == '/') {
-			cache_cause(cause, "listing has '%s' as file and directory",
+			aim_set_cause(cause, "listing has '%s' as file and directory",
 				  a);
 			return -EPROTO;
 		}
@@ -763,7 +750,7 @@ static int index_model(struct aim_cache *c, struct aim_index_model *im,
 		};
 		rc = aim_index_blob_insert(c->ix, &ib, &blob_ids[i]);
 		if (rc == -EEXIST) {
-			cache_cause(cause,
+			aim_set_cause(cause,
 				  "listing gives '%s' a size that disagrees "
 				  "with the stored blob",
 				  e->path);
@@ -782,7 +769,7 @@ fail:
 out:
 	pthread_mutex_unlock(&c->ixlock);
 	if (rc < 0 && *cause == NULL)
-		cache_cause(cause, "cannot record the model in the index: %s",
+		aim_set_cause(cause, "cannot record the model in the index: %s",
 			  strerror(-rc));
 	return rc;
 }
@@ -807,7 +794,7 @@ int cache_register(struct aim_cache *c, struct aim_index_model *im,
 		if (cache_hf_repo_id(same, other, sizeof(other)) < 0 ||
 		    cache_hf_repo_id(&probe, repo, sizeof(repo)) < 0 ||
 		    strcmp(other, repo) != 0) {
-			cache_cause(cause, "name '%s' is already used by '%s'",
+			aim_set_cause(cause, "name '%s' is already used by '%s'",
 				    im->name, same->uri);
 			return -EEXIST;
 		}
@@ -841,7 +828,7 @@ int cache_register(struct aim_cache *c, struct aim_index_model *im,
 		goto out;
 	rc = cache_layout_model(c, m);
 	if (rc < 0)
-		cache_cause(cause, "cannot show '%s' in the tree: %s", im->name,
+		aim_set_cause(cause, "cannot show '%s' in the tree: %s", im->name,
 			    strerror(-rc));
 	m = NULL; /* owned by the cache now */
 	aim_log(LOG_NOTICE, "registered %s as '%s' at %s (%zu files)", im->uri,
@@ -936,12 +923,12 @@ static int s3_collect(void *arg, const struct aim_s3_entry *e)
 	if (rel[0] == '\0' || rel[strlen(rel) - 1] == '/')
 		return 0; /* the prefix itself, or a "directory" marker */
 	if (aim_path_check(rel, &why) < 0) {
-		cache_cause(sc->cause, "refusing object key '%s': %s", e->key,
+		aim_set_cause(sc->cause, "refusing object key '%s': %s", e->key,
 			    why);
 		return -EPROTO;
 	}
 	if (e->etag == NULL || e->etag[0] == '\0') {
-		cache_cause(sc->cause, "object '%s' has no ETag", e->key);
+		aim_set_cause(sc->cause, "object '%s' has no ETag", e->key);
 		return -EPROTO;
 	}
 	snprintf(id, sizeof(id), "s3://%s/%s", sc->bucket, e->key);
@@ -965,7 +952,7 @@ static int add_s3(struct aim_cache *c, const char *uri_str,
 	if (name == NULL) {
 		name_from_prefix(u->prefix, derived, sizeof(derived));
 		if (derived[0] == '\0') {
-			cache_cause(cause, "cannot name '%s' from its prefix: give "
+			aim_set_cause(cause, "cannot name '%s' from its prefix: give "
 					   "--name org/model",
 				    uri_str);
 			EVP_MD_CTX_free(sc.ctx);
@@ -983,7 +970,7 @@ static int add_s3(struct aim_cache *c, const char *uri_str,
 	}
 	rc = aim_s3_list(c->s3, u->bucket, prefix, s3_collect, &sc, cause);
 	if (rc == 0 && es.n == 0) {
-		cache_cause(cause, "'%s': no objects under that prefix", uri_str);
+		aim_set_cause(cause, "'%s': no objects under that prefix", uri_str);
 		rc = -ENOENT;
 	}
 	if (rc == 0) {
@@ -1043,13 +1030,13 @@ static int add_https(struct aim_cache *c, const char *uri_str,
 	int rc;
 
 	if (name == NULL) {
-		cache_cause(cause, "'%s': an https:// model needs --name org/model",
+		aim_set_cause(cause, "'%s': an https:// model needs --name org/model",
 			    uri_str);
 		return -EINVAL;
 	}
 	if (url_basename(u->url, base, sizeof(base)) < 0 ||
 	    aim_path_check(base, &why) < 0 || strchr(base, '/')) {
-		cache_cause(cause, "'%s': the URL does not end in a usable file "
+		aim_set_cause(cause, "'%s': the URL does not end in a usable file "
 				   "name",
 			    uri_str);
 		return -EINVAL;
@@ -1111,7 +1098,7 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 		return rc;
 	if ((name && strncmp(name, "hub/", 4) == 0) ||
 	    (!name && u.kind == AIM_URI_HF && strcmp(u.org, "hub") == 0)) {
-		cache_cause(cause, "the name 'hub' is reserved for the hub view; "
+		aim_set_cause(cause, "the name 'hub' is reserved for the hub view; "
 				 "give --name");
 		rc = -EINVAL;
 		goto out;
@@ -1121,7 +1108,7 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 		char org[128];
 		if (slash == NULL || (size_t)(slash - name) >= sizeof(org) ||
 		    strchr(slash + 1, '/')) {
-			cache_cause(cause, "name '%s' must be org/model", name);
+			aim_set_cause(cause, "name '%s' must be org/model", name);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -1129,7 +1116,7 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 		org[slash - name] = '\0';
 		if (!aim_uri_valid_repo_part(org) ||
 		    !aim_uri_valid_repo_part(slash + 1)) {
-			cache_cause(cause, "name '%s' must be org/model", name);
+			aim_set_cause(cause, "name '%s' must be org/model", name);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -1141,7 +1128,7 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 	if (known) {
 		rc = 0;
 	} else if (c->conf->offline) {
-		cache_cause(cause, "cannot register '%s': offline", uri);
+		aim_set_cause(cause, "cannot register '%s': offline", uri);
 		rc = -ENETDOWN;
 	} else {
 		rc = u.kind == AIM_URI_HF ? add_hf(c, uri, &u, name, cause) :

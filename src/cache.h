@@ -73,17 +73,11 @@ int aim_cache_lookup_miss(struct aim_cache *c, uint64_t parent,
 void aim_cache_add_configured(struct aim_cache *c);
 
 /*
- * Read up to size bytes at off of f into buf, fetching missing blocks.
- * Returns the byte count (short only at end of file) or -EIO.
- */
-ssize_t aim_cache_read(struct aim_cache *c, struct aim_file *f, void *buf,
-		       size_t size, uint64_t off);
-
-/*
- * The zero-copy variant: make the blocks of a read present and return the
- * store file and the length to serve from it at off (the same offset: a
- * block sits at its own place in its blob's file). The blocks stay in the
- * store until aim_cache_read_end(); served says the bytes went out.
+ * Reading: make the blocks of a read present (fetching what is missing)
+ * and return the store file and the length to serve from it at off (the
+ * same offset: a block sits at its own place in its blob's file). The
+ * blocks stay in the store until aim_cache_read_end(); served says the
+ * bytes went out. -EIO when a block cannot be had.
  */
 int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
 			 uint64_t off, int *fd, size_t *len);

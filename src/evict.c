@@ -245,7 +245,7 @@ int aim_cache_evict(struct aim_cache *c, const char *what, int unpinned,
 	*cause = NULL;
 	*freed = 0;
 	if (to && aim_parse_size(to, &target) < 0) {
-		cache_cause(cause, "bad size '%s'", to);
+		aim_set_cause(cause, "bad size '%s'", to);
 		return -EINVAL;
 	}
 	pthread_mutex_lock(&c->lock);
@@ -253,13 +253,13 @@ int aim_cache_evict(struct aim_cache *c, const char *what, int unpinned,
 		struct aim_model *m = cache_find_model(c, what, &amb);
 		struct only_model om = { aim_hmap_new() };
 		if (m == NULL) {
-			cache_cause(cause, amb ? "'%s' names several revisions: "
+			aim_set_cause(cause, amb ? "'%s' names several revisions: "
 						 "give the URI" :
 						 "no model '%s'",
 				    what);
 			rc = amb ? -EINVAL : -ENOENT;
 		} else if (m->pinned) {
-			cache_cause(cause, "'%s' is pinned: unpin it first",
+			aim_set_cause(cause, "'%s' is pinned: unpin it first",
 				    m->name);
 			rc = -EPERM;
 		} else if (om.keys == NULL) {
@@ -274,7 +274,7 @@ int aim_cache_evict(struct aim_cache *c, const char *what, int unpinned,
 	} else if (unpinned || to) {
 		*freed = evict_blocks(c, target, NULL, NULL);
 	} else {
-		cache_cause(cause, "nothing to evict");
+		aim_set_cause(cause, "nothing to evict");
 		rc = -EINVAL;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -425,7 +425,7 @@ int aim_cache_rm(struct aim_cache *c, const char *what, char **cause)
 	if (m == NULL) {
 		pthread_mutex_unlock(&c->lock);
 		pthread_mutex_unlock(&c->addlock);
-		cache_cause(cause, amb ? "'%s' names several revisions: give "
+		aim_set_cause(cause, amb ? "'%s' names several revisions: give "
 					 "the URI" :
 					 "no model '%s'",
 			    what);
@@ -443,7 +443,7 @@ int aim_cache_rm(struct aim_cache *c, const char *what, char **cause)
 		m->gone = 0;
 		pthread_mutex_unlock(&c->lock);
 		pthread_mutex_unlock(&c->addlock);
-		cache_cause(cause, "cannot remove '%s' from the index", m->name);
+		aim_set_cause(cause, "cannot remove '%s' from the index", m->name);
 		return rc;
 	}
 	unlayout(c, m);

@@ -65,7 +65,7 @@ static int export_blob(struct aim_cache *c, struct aim_blob *b,
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || buf == NULL) {
 		rc = fd < 0 ? -errno : -ENOMEM;
-		cache_cause(cause, "cannot write '%s': %s", tmp, strerror(-rc));
+		aim_set_cause(cause, "cannot write '%s': %s", tmp, strerror(-rc));
 		goto out;
 	}
 	for (uint32_t i = 0; i < b->nblocks && rc == 0; i++) {
@@ -80,19 +80,19 @@ static int export_blob(struct aim_cache *c, struct aim_blob *b,
 		b->inuse[i]--;
 		pthread_mutex_unlock(&c->lock);
 		if (rc < 0)
-			cache_cause(cause, "block %u of '%s' is not available",
+			aim_set_cause(cause, "block %u of '%s' is not available",
 				    i, blob_name(b));
 		else if ((rc = write_all(fd, buf, block_len(c, b, i))) < 0)
-			cache_cause(cause, "cannot write '%s': %s", tmp,
+			aim_set_cause(cause, "cannot write '%s': %s", tmp,
 				    strerror(-rc));
 	}
 	if (rc == 0 && fsync(fd) < 0) {
 		rc = -errno;
-		cache_cause(cause, "cannot sync '%s'", tmp);
+		aim_set_cause(cause, "cannot sync '%s'", tmp);
 	}
 	if (rc == 0 && rename(tmp, path) < 0) {
 		rc = -errno;
-		cache_cause(cause, "cannot rename '%s'", tmp);
+		aim_set_cause(cause, "cannot rename '%s'", tmp);
 	}
 out:
 	if (fd >= 0)
@@ -124,7 +124,7 @@ int aim_cache_export(struct aim_cache *c, const char *what, const char *dir,
 		cache_model_sizes(m, &size, &cached);
 	pthread_mutex_unlock(&c->lock);
 	if (m == NULL) {
-		cache_cause(cause, amb ? "'%s' names several revisions: give "
+		aim_set_cause(cause, amb ? "'%s' names several revisions: give "
 					 "the URI" :
 					 "no model '%s'",
 			    what);
@@ -132,7 +132,7 @@ int aim_cache_export(struct aim_cache *c, const char *what, const char *dir,
 		goto out;
 	}
 	if (cached < size) {
-		cache_cause(cause, "'%s' is not complete (%.1f%% cached): pull "
+		aim_set_cause(cause, "'%s' is not complete (%.1f%% cached): pull "
 				   "it first",
 			    m->name, 100.0 * (double)cached / (double)size);
 		rc = -EAGAIN;
@@ -141,7 +141,7 @@ int aim_cache_export(struct aim_cache *c, const char *what, const char *dir,
 	commit_flush(c); /* checksums of fresh blocks are in the index */
 	snprintf(path, sizeof(path), "%s/blobs", dir);
 	if ((rc = aim_mkdir_p(path, 0755)) < 0) {
-		cache_cause(cause, "cannot create '%s': %s", path, strerror(-rc));
+		aim_set_cause(cause, "cannot create '%s': %s", path, strerror(-rc));
 		goto out;
 	}
 	for (size_t i = 0; i < m->nfiles && rc == 0; i++) {
@@ -167,7 +167,7 @@ int aim_cache_export(struct aim_cache *c, const char *what, const char *dir,
 	/* the manifest is written last: a partial export has none */
 	if (doc == NULL || json_dump_file(doc, tmp, JSON_INDENT(1)) < 0 ||
 	    rename(tmp, path) < 0) {
-		cache_cause(cause, "cannot write '%s'", path);
+		aim_set_cause(cause, "cannot write '%s'", path);
 		unlink(tmp);
 		rc = -EIO;
 		goto out;
@@ -175,7 +175,7 @@ int aim_cache_export(struct aim_cache *c, const char *what, const char *dir,
 	aim_log(LOG_NOTICE, "exported '%s' to '%s'", m->name, dir);
 out:
 	if (rc == -ENOMEM && *cause == NULL)
-		cache_cause(cause, "out of memory");
+		aim_set_cause(cause, "out of memory");
 	json_decref(doc);
 	json_decref(files);
 	aim_hmap_free(&seen);
@@ -198,7 +198,7 @@ static int digest_file(const char *path, const char *key, uint64_t size,
 
 	if (fd < 0 || ctx == NULL || buf == NULL) {
 		rc = fd < 0 ? -errno : -ENOMEM;
-		cache_cause(cause, "cannot read '%s': %s", path, strerror(-rc));
+		aim_set_cause(cause, "cannot read '%s': %s", path, strerror(-rc));
 		goto out;
 	}
 	EVP_DigestInit_ex(ctx, md, NULL);
@@ -215,7 +215,7 @@ static int digest_file(const char *path, const char *key, uint64_t size,
 	EVP_DigestFinal_ex(ctx, d, &dl);
 	aim_hex(d, dl, hex);
 	if (n < 0 || total != size || strcmp(hex, key) != 0) {
-		cache_cause(cause, "'%s' does not match its %s", path,
+		aim_set_cause(cause, "'%s' does not match its %s", path,
 			    total != size ? "size" : "digest");
 		rc = -EBADMSG;
 	}
@@ -236,7 +236,7 @@ static int import_blob(struct aim_cache *c, struct aim_blob *b,
 
 	if (fd < 0 || buf == NULL) {
 		rc = fd < 0 ? -errno : -ENOMEM;
-		cache_cause(cause, "cannot read '%s'", path);
+		aim_set_cause(cause, "cannot read '%s'", path);
 		goto out;
 	}
 	for (uint32_t i = 0; i < b->nblocks && rc == 0; i++) {
@@ -262,7 +262,7 @@ static int import_blob(struct aim_cache *c, struct aim_blob *b,
 			evict_poke(c);
 		} else {
 			b->state[i] = B_ABSENT;
-			cache_cause(cause, "cannot store block %u of '%s': %s",
+			aim_set_cause(cause, "cannot store block %u of '%s': %s",
 				    i, path, strerror(-rc));
 		}
 		pthread_cond_broadcast(&c->cond);
@@ -277,7 +277,7 @@ out:
 
 static int bad_manifest(char **cause, const char *dir, const char *why)
 {
-	cache_cause(cause, "'%s/" MANIFEST "': %s", dir, why);
+	aim_set_cause(cause, "'%s/" MANIFEST "': %s", dir, why);
 	return -EPROTO;
 }
 
@@ -298,7 +298,7 @@ int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
 	aim_uri_init(&u);
 	snprintf(path, sizeof(path), "%s/" MANIFEST, dir);
 	if (stat(path, &st) < 0 || st.st_size > (off_t)MANIFEST_MAX) {
-		cache_cause(cause, "'%s' is not an aimfs export (no %s)", dir,
+		aim_set_cause(cause, "'%s' is not an aimfs export (no %s)", dir,
 			    MANIFEST);
 		return -ENOENT;
 	}
@@ -361,7 +361,7 @@ int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
 	int same = known && strcmp(known->commit, commit) == 0;
 	pthread_mutex_unlock(&c->lock);
 	if (known && !same) {
-		cache_cause(cause, "'%s' is registered at another commit", uri);
+		aim_set_cause(cause, "'%s' is registered at another commit", uri);
 		rc = -EEXIST;
 	} else if (!known) {
 		struct aim_index_model im = {

@@ -16,21 +16,6 @@
 #include "log.h"
 #include "util.h"
 
-static void set_cause(char **cause, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_cause(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cause == NULL)
-		return;
-	free(*cause);
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) < 0)
-		*cause = NULL;
-	va_end(ap);
-}
-
 /* the ETag without W/ and quotes; weak ETags cannot guard ranges */
 static void clean_etag(const char *hdr, char *out, size_t len)
 {
@@ -58,14 +43,14 @@ static int status_error(const struct aim_http_resp *r, const char *safe,
 			char **cause)
 {
 	if (r->status == 404 || r->status == 410) {
-		set_cause(cause, "%s: not found", safe);
+		aim_set_cause(cause, "%s: not found", safe);
 		return -ENOENT;
 	}
 	if (r->status == 401 || r->status == 403) {
-		set_cause(cause, "%s: access denied (HTTP %ld)", safe, r->status);
+		aim_set_cause(cause, "%s: access denied (HTTP %ld)", safe, r->status);
 		return -EACCES;
 	}
-	set_cause(cause, "%s: HTTP %ld", safe, r->status);
+	aim_set_cause(cause, "%s: HTTP %ld", safe, r->status);
 	return -EIO;
 }
 
@@ -99,7 +84,7 @@ int aim_https_probe(struct aim_http *http, const char *url, unsigned timeout,
 			} else if (r.content_length >= 0) {
 				out->size = (uint64_t)r.content_length;
 			} else {
-				set_cause(cause, "%s: the server gives no size",
+				aim_set_cause(cause, "%s: the server gives no size",
 					  safe);
 				rc = -EPROTO;
 			}
@@ -124,9 +109,9 @@ int aim_https_probe(struct aim_http *http, const char *url, unsigned timeout,
 			return rc;
 		}
 		if (rc < 0)
-			set_cause(cause, "cannot reach %s: %s", safe, r.error);
+			aim_set_cause(cause, "cannot reach %s: %s", safe, r.error);
 		else
-			set_cause(cause, "%s: HTTP %ld", safe, r.status);
+			aim_set_cause(cause, "%s: HTTP %ld", safe, r.status);
 		unsigned ra = rc == 0 ? r.retry_after : 0;
 		aim_http_resp_release(&r);
 		if (aim_http_backoff(attempt++, ra, deadline) < 0)
@@ -165,12 +150,12 @@ int aim_https_fetch(struct aim_http *http, const char *url, const char *etag,
 		unsigned ra = 0;
 		rc = aim_http_do(http, &req, &r);
 		if (aim_http_local_error(rc)) {
-			set_cause(cause, "%s", r.error);
+			aim_set_cause(cause, "%s", r.error);
 			aim_http_resp_release(&r);
 			return rc;
 		}
 		if (rc == 0 && changed(&r, etag)) {
-			set_cause(cause, "%s changed upstream since it was "
+			aim_set_cause(cause, "%s changed upstream since it was "
 					 "registered; refusing to mix versions",
 				  safe);
 			aim_http_resp_release(&r);
@@ -189,13 +174,13 @@ int aim_https_fetch(struct aim_http *http, const char *url, const char *etag,
 			return rc;
 		}
 		if (rc < 0)
-			set_cause(cause, "cannot reach %s: %s", safe, r.error);
+			aim_set_cause(cause, "cannot reach %s: %s", safe, r.error);
 		else if (r.range_error)
-			set_cause(cause, "%s: answer did not match the range "
+			aim_set_cause(cause, "%s: answer did not match the range "
 					 "asked",
 				  safe);
 		else {
-			set_cause(cause, "%s: HTTP %ld", safe, r.status);
+			aim_set_cause(cause, "%s: HTTP %ld", safe, r.status);
 			ra = r.retry_after;
 		}
 		aim_http_resp_release(&r);
@@ -247,10 +232,10 @@ int aim_https_stream(struct aim_http *http, const char *url, const char *etag,
 	};
 	rc = aim_http_do(http, &req, &r);
 	if (rc < 0) {
-		set_cause(cause, "%s: %s", safe, r.error);
+		aim_set_cause(cause, "%s: %s", safe, r.error);
 		rc = -EIO;
 	} else if (changed(&r, etag)) {
-		set_cause(cause, "%s changed upstream since it was registered; "
+		aim_set_cause(cause, "%s changed upstream since it was registered; "
 				 "refusing to mix versions",
 			  safe);
 		rc = -ESTALE;

@@ -100,22 +100,6 @@ static int same_origin(struct aim_hub *hub, const char *url)
 	       strcmp(o, hub->origin) == 0;
 }
 
-static int set_cause(char **cause, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static int set_cause(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cause == NULL)
-		return 0;
-	free(*cause);
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) < 0)
-		*cause = NULL;
-	va_end(ap);
-	return 0;
-}
-
 /*
  * Map a final non-2xx answer of the Hub to an errno and a reason a person can
  * act on. what names the thing asked for ("repository 'a/b'").
@@ -127,12 +111,12 @@ static int status_error(struct aim_hub *hub, const struct aim_http_resp *r,
 
 	if (strcmp(code, "RepoNotFound") == 0 ||
 	    (r->status == 404 && code[0] == '\0')) {
-		set_cause(cause, "%s not found on %s", what, hub->endpoint);
+		aim_set_cause(cause, "%s not found on %s", what, hub->endpoint);
 		return -ENOENT;
 	}
 	if (strcmp(code, "RevisionNotFound") == 0 ||
 	    strcmp(code, "EntryNotFound") == 0) {
-		set_cause(cause, "%s: %s on %s", what,
+		aim_set_cause(cause, "%s: %s on %s", what,
 			  code[0] == 'R' ? "revision not found" :
 					   "file not found",
 			  hub->endpoint);
@@ -140,16 +124,16 @@ static int status_error(struct aim_hub *hub, const struct aim_http_resp *r,
 	}
 	if (strcmp(code, "GatedRepo") == 0 || r->status == 401 ||
 	    r->status == 403) {
-		set_cause(cause, "%s is gated or private: %s", what,
+		aim_set_cause(cause, "%s is gated or private: %s", what,
 			  hub->auth ? "the token was refused" :
 				      "set HF_TOKEN or HF_TOKEN_PATH");
 		return -EACCES;
 	}
 	if (r->status == 404) {
-		set_cause(cause, "%s not found on %s", what, hub->endpoint);
+		aim_set_cause(cause, "%s not found on %s", what, hub->endpoint);
 		return -ENOENT;
 	}
-	set_cause(cause, "%s: HTTP %ld from %s", what, r->status, hub->endpoint);
+	aim_set_cause(cause, "%s: HTTP %ld from %s", what, r->status, hub->endpoint);
 	return -EIO;
 }
 
@@ -177,10 +161,10 @@ static int api_get(struct aim_hub *hub, const char *url, const char *what,
 			return 0;
 		unsigned ra = rc == 0 ? resp->retry_after : 0;
 		if (rc < 0)
-			set_cause(cause, "cannot reach %s: %s", hub->endpoint,
+			aim_set_cause(cause, "cannot reach %s: %s", hub->endpoint,
 				  resp->error);
 		else
-			set_cause(cause, "%s: HTTP %ld from %s", what,
+			aim_set_cause(cause, "%s: HTTP %ld from %s", what,
 				  resp->status, hub->endpoint);
 		aim_debug("hub: %s: attempt %u failed", what, attempt + 1);
 		aim_http_resp_release(resp);
@@ -235,7 +219,7 @@ int aim_hub_revision(struct aim_hub *hub, const char *org, const char *name,
 	root = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, &jerr);
 	const char *sha = json_string_value(json_object_get(root, "sha"));
 	if (resp.body_truncated || sha == NULL || !aim_is_hex(sha, 40)) {
-		set_cause(cause, "%s: malformed revision answer from %s", what,
+		aim_set_cause(cause, "%s: malformed revision answer from %s", what,
 			  hub->endpoint);
 		rc = -EPROTO;
 		goto out;
@@ -264,7 +248,7 @@ int aim_hub_parse_tree(const char *from, const char *body, size_t len,
 	int rc = 0;
 
 	if (!json_is_array(root)) {
-		set_cause(cause, "malformed tree listing from %s: %s",
+		aim_set_cause(cause, "malformed tree listing from %s: %s",
 			  from, root ? "not a list" : jerr.text);
 		json_decref(root);
 		return -EPROTO;
@@ -281,19 +265,19 @@ int aim_hub_parse_tree(const char *from, const char *body, size_t len,
 			continue;
 		if (type == NULL || strcmp(type, "file") != 0 || path == NULL ||
 		    !json_is_integer(size)) {
-			set_cause(cause, "malformed tree entry from %s",
+			aim_set_cause(cause, "malformed tree entry from %s",
 				  from);
 			rc = -EPROTO;
 			break;
 		}
 		if (aim_path_check(path, &why) < 0) {
-			set_cause(cause, "refusing listed path: %s", why);
+			aim_set_cause(cause, "refusing listed path: %s", why);
 			rc = -EPROTO;
 			break;
 		}
 		json_int_t sz = json_integer_value(size);
 		if (sz < 0 || sz > (json_int_t)1 << 50) {
-			set_cause(cause, "refusing '%s': impossible size", path);
+			aim_set_cause(cause, "refusing '%s': impossible size", path);
 			rc = -EPROTO;
 			break;
 		}
@@ -304,19 +288,19 @@ int aim_hub_parse_tree(const char *from, const char *body, size_t len,
 				lfs_oid = json_string_value(
 					json_object_get(lfs, "sha256"));
 			if (lfs_oid == NULL || !aim_is_hex(lfs_oid, 64)) {
-				set_cause(cause, "refusing '%s': bad LFS oid",
+				aim_set_cause(cause, "refusing '%s': bad LFS oid",
 					  path);
 				rc = -EPROTO;
 				break;
 			}
 		}
 		if (oid == NULL || !aim_is_hex(oid, 40)) {
-			set_cause(cause, "refusing '%s': bad oid", path);
+			aim_set_cause(cause, "refusing '%s': bad oid", path);
 			rc = -EPROTO;
 			break;
 		}
 		if (++*count > LIST_MAX_ENTRIES) {
-			set_cause(cause, "listing has more than %d files",
+			aim_set_cause(cause, "listing has more than %d files",
 				  LIST_MAX_ENTRIES);
 			rc = -E2BIG;
 			break;
@@ -346,7 +330,7 @@ int aim_hub_list(struct aim_hub *hub, const char *org, const char *name,
 	while (url) {
 		struct aim_http_resp resp;
 		if (++pages > LIST_MAX_PAGES) {
-			set_cause(cause, "%s: too many listing pages", what);
+			aim_set_cause(cause, "%s: too many listing pages", what);
 			rc = -E2BIG;
 			break;
 		}
@@ -358,7 +342,7 @@ int aim_hub_list(struct aim_hub *hub, const char *org, const char *name,
 		if (resp.status != 200) {
 			rc = status_error(hub, &resp, what, cause);
 		} else if (resp.body_truncated) {
-			set_cause(cause, "%s: listing page over %u MiB", what,
+			aim_set_cause(cause, "%s: listing page over %u MiB", what,
 				  API_MAX_BODY >> 20);
 			rc = -E2BIG;
 		} else {
@@ -371,7 +355,7 @@ int aim_hub_list(struct aim_hub *hub, const char *org, const char *name,
 			/* the next page must stay on the Hub: it gets the token */
 			url = aim_http_url_join(hub->endpoint, resp.link_next);
 			if (url && !same_origin(hub, url)) {
-				set_cause(cause, "%s: listing points off the Hub",
+				aim_set_cause(cause, "%s: listing points off the Hub",
 					  what);
 				free(url);
 				url = NULL;
@@ -473,7 +457,7 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 		};
 		int trc = aim_http_do(hub->http, &req, &resp);
 		if (aim_http_local_error(trc)) {
-			set_cause(cause, "%s", resp.error);
+			aim_set_cause(cause, "%s", resp.error);
 			aim_http_resp_release(&resp);
 			free(url);
 			rc = trc;
@@ -483,11 +467,11 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 		aim_url_redact(url, safe, sizeof(safe));
 
 		if (trc < 0) {
-			set_cause(cause, "%s: %s", safe, resp.error);
+			aim_set_cause(cause, "%s: %s", safe, resp.error);
 			rc = trc == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
 		} else if (resp.status == 200 || resp.status == 206) {
 			if (!to_cdn && !etag_matches(resp.etag, loc->etag)) {
-				set_cause(cause,
+				aim_set_cause(cause,
 					  "%s: the Hub serves a different "
 					  "version of '%s'",
 					  safe, loc->path);
@@ -502,7 +486,7 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 				rc = 0;
 				break;
 			}
-			set_cause(cause, "%s: answer did not match the range asked",
+			aim_set_cause(cause, "%s: answer did not match the range asked",
 				  safe);
 			rc = -EIO;
 		} else if (!to_cdn && resp.status >= 300 && resp.status < 400 &&
@@ -510,10 +494,10 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 			char *next = aim_http_url_join(url, resp.location);
 			hops++;
 			if (next == NULL) {
-				set_cause(cause, "%s: bad redirect", safe);
+				aim_set_cause(cause, "%s: bad redirect", safe);
 				rc = -EIO;
 			} else if (!etag_matches(resp.linked_etag, loc->etag)) {
-				set_cause(cause,
+				aim_set_cause(cause,
 					  "%s: the Hub links a different "
 					  "version of '%s'",
 					  safe, loc->path);
@@ -546,7 +530,7 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 			free(url);
 			continue;
 		} else if (aim_http_status_retryable(resp.status)) {
-			set_cause(cause, "%s: HTTP %ld", safe, resp.status);
+			aim_set_cause(cause, "%s: HTTP %ld", safe, resp.status);
 			retry_after = resp.retry_after;
 			rc = -EIO;
 		} else {
@@ -565,7 +549,7 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 		if (aim_http_backoff(attempt++, retry_after, deadline) < 0) {
 			char *last = *cause;
 			*cause = NULL;
-			set_cause(cause, "gave up after %u attempts: %s", attempt,
+			aim_set_cause(cause, "gave up after %u attempts: %s", attempt,
 				  last ? last : "error");
 			free(last);
 			break;

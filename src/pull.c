@@ -207,7 +207,7 @@ static int wait_job(struct aim_cache *c, struct pull_job *j,
 			;
 	}
 	if (j->rc < 0)
-		cache_cause(cause, "pull of '%s' failed: %s", j->m->name,
+		aim_set_cause(cause, "pull of '%s' failed: %s", j->m->name,
 			    j->error ? j->error : "error");
 	return j->rc;
 }
@@ -224,7 +224,7 @@ static struct aim_model *resolve(struct aim_cache *c, const char *what,
 	if (m || amb || strstr(what, "://") == NULL) {
 		if (m == NULL) {
 			pthread_mutex_unlock(&c->lock);
-			cache_cause(cause, amb ? "'%s' names several revisions: "
+			aim_set_cause(cause, amb ? "'%s' names several revisions: "
 						 "give the URI" :
 						 "no model '%s'",
 				    what);
@@ -239,7 +239,7 @@ static struct aim_model *resolve(struct aim_cache *c, const char *what,
 	m = cache_find_model(c, what, &amb);
 	if (m == NULL) {
 		pthread_mutex_unlock(&c->lock);
-		cache_cause(cause, "'%s' vanished while registering", what);
+		aim_set_cause(cause, "'%s' vanished while registering", what);
 		*rc = -ENOENT;
 	}
 	return m;
@@ -255,7 +255,7 @@ static int run(struct aim_cache *c, struct aim_model *m, int wait,
 	if (j == NULL || j->finished)
 		j = job_new(c, m);
 	if (j == NULL) {
-		cache_cause(cause, "out of memory");
+		aim_set_cause(cause, "out of memory");
 		rc = -ENOMEM;
 	} else if (wait) {
 		rc = wait_job(c, j, progress, arg, cause);
@@ -309,7 +309,7 @@ int aim_cache_pin(struct aim_cache *c, const char *what, int pin, int wait,
 		uint64_t need = pinned_with(c, m), limit = evict_limit(c);
 		if (need > limit) {
 			char a[32], b[32];
-			cache_cause(cause,
+			aim_set_cause(cause,
 				    "cannot pin '%s': pinned models would need "
 				    "%s, more than the cache limit of %s",
 				    m->name, aim_human_size(need, a, sizeof(a)),
@@ -324,7 +324,7 @@ int aim_cache_pin(struct aim_cache *c, const char *what, int pin, int wait,
 		pthread_mutex_unlock(&c->ixlock);
 		if (rc < 0) {
 			pthread_mutex_unlock(&c->lock);
-			cache_cause(cause, "cannot record the pin in the index");
+			aim_set_cause(cause, "cannot record the pin in the index");
 			return rc;
 		}
 		m->pinned = pin;

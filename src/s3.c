@@ -32,21 +32,6 @@ struct aim_s3 {
 	unsigned fetch_timeout;
 };
 
-static void set_cause(char **cause, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_cause(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cause == NULL)
-		return;
-	free(*cause);
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) < 0)
-		*cause = NULL;
-	va_end(ap);
-}
-
 static char *dup_env(const char *name)
 {
 	const char *v = getenv(name);
@@ -76,7 +61,7 @@ int aim_s3_new(struct aim_http *http, const struct aim_conf *conf,
 	if (endpoint) {
 		const char *sep = strstr(endpoint, "://");
 		if (sep == NULL || sep[3] == '\0') {
-			set_cause(cause, "bad S3 endpoint '%s'", endpoint);
+			aim_set_cause(cause, "bad S3 endpoint '%s'", endpoint);
 			free(env_endpoint);
 			aim_s3_free(&s3);
 			return -EINVAL;
@@ -226,37 +211,37 @@ static int s3_error(struct aim_s3 *s3, const struct aim_http_resp *resp,
 		aim_s3_parse_error(resp->body, resp->body_len, &code, &msg);
 	const char *c = code ? code : "";
 	if (strcmp(c, "NoSuchBucket") == 0) {
-		set_cause(cause, "%s: no such bucket", what);
+		aim_set_cause(cause, "%s: no such bucket", what);
 		rc = -ENOENT;
 	} else if (strcmp(c, "NoSuchKey") == 0 || resp->status == 404) {
-		set_cause(cause, "%s: not found", what);
+		aim_set_cause(cause, "%s: not found", what);
 		rc = -ENOENT;
 	} else if (strcmp(c, "SignatureDoesNotMatch") == 0) {
-		set_cause(cause, "%s: bad credentials (signature mismatch: check "
+		aim_set_cause(cause, "%s: bad credentials (signature mismatch: check "
 				 "AWS_SECRET_ACCESS_KEY)",
 			  what);
 		rc = -EACCES;
 	} else if (strcmp(c, "InvalidAccessKeyId") == 0) {
-		set_cause(cause, "%s: bad credentials (unknown AWS_ACCESS_KEY_ID)",
+		aim_set_cause(cause, "%s: bad credentials (unknown AWS_ACCESS_KEY_ID)",
 			  what);
 		rc = -EACCES;
 	} else if (strcmp(c, "InvalidToken") == 0 ||
 		   strcmp(c, "ExpiredToken") == 0) {
-		set_cause(cause, "%s: bad credentials (%s AWS_SESSION_TOKEN)", what,
+		aim_set_cause(cause, "%s: bad credentials (%s AWS_SESSION_TOKEN)", what,
 			  c[0] == 'E' ? "expired" : "invalid");
 		rc = -EACCES;
 	} else if (strcmp(c, "AccessDenied") == 0 || resp->status == 403 ||
 		   resp->status == 401) {
-		set_cause(cause, "%s: access denied%s", what,
+		aim_set_cause(cause, "%s: access denied%s", what,
 			  s3->access_key ? "" : " (no AWS credentials set)");
 		rc = -EACCES;
 	} else if (resp->status == 412) {
-		set_cause(cause, "%s: changed upstream since it was registered; "
+		aim_set_cause(cause, "%s: changed upstream since it was registered; "
 				 "refusing to mix versions",
 			  what);
 		rc = -ESTALE;
 	} else {
-		set_cause(cause, "%s: HTTP %ld%s%s", what, resp->status,
+		aim_set_cause(cause, "%s: HTTP %ld%s%s", what, resp->status,
 			  code ? " " : "", c);
 		rc = -EIO;
 	}
@@ -282,7 +267,7 @@ static int s3_get(struct aim_s3 *s3, const char *bucket, const char *key,
 	for (;;) {
 		struct signed_req r;
 		if ((rc = sign(s3, bucket, key, params, nparams, if_match, &r)) < 0) {
-			set_cause(cause, "cannot sign a request for s3://%s/%s",
+			aim_set_cause(cause, "cannot sign a request for s3://%s/%s",
 				  bucket, key ? key : "");
 			return rc;
 		}
@@ -301,7 +286,7 @@ static int s3_get(struct aim_s3 *s3, const char *bucket, const char *key,
 		rc = aim_http_do(s3->http, &req, resp);
 		signed_release(&r);
 		if (aim_http_local_error(rc)) {
-			set_cause(cause, "%s", resp->error);
+			aim_set_cause(cause, "%s", resp->error);
 			aim_http_resp_release(resp);
 			return rc;
 		}
@@ -310,14 +295,14 @@ static int s3_get(struct aim_s3 *s3, const char *bucket, const char *key,
 		    !(resp->range_error && resp->status / 100 == 2))
 			return 0;
 		if (rc < 0)
-			set_cause(cause, "cannot reach the S3 endpoint %s://%s: %s",
+			aim_set_cause(cause, "cannot reach the S3 endpoint %s://%s: %s",
 				  s3->scheme, s3->authority, resp->error);
 		else if (resp->range_error)
-			set_cause(cause, "s3://%s/%s: answer did not match the "
+			aim_set_cause(cause, "s3://%s/%s: answer did not match the "
 					 "range asked",
 				  bucket, key ? key : "");
 		else {
-			set_cause(cause, "s3://%s/%s: HTTP %ld", bucket,
+			aim_set_cause(cause, "s3://%s/%s: HTTP %ld", bucket,
 				  key ? key : "", resp->status);
 			retry_after = resp->retry_after;
 		}
@@ -347,7 +332,7 @@ int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
 		struct aim_http_resp resp;
 		struct aim_s3_list page;
 		if (++pages > LIST_MAX_PAGES) {
-			set_cause(cause, "%s: too many listing pages", what);
+			aim_set_cause(cause, "%s: too many listing pages", what);
 			rc = -E2BIG;
 			break;
 		}
@@ -358,7 +343,7 @@ int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
 		if (resp.status != 200) {
 			rc = s3_error(s3, &resp, what, cause);
 		} else if (resp.body_truncated) {
-			set_cause(cause, "%s: listing page too large", what);
+			aim_set_cause(cause, "%s: listing page too large", what);
 			rc = -E2BIG;
 		} else if ((rc = aim_s3_parse_list(resp.body ? resp.body : "",
 						   resp.body_len, &page,
@@ -402,7 +387,7 @@ int aim_s3_fetch(struct aim_s3 *s3, const char *bucket, const char *key,
 		const char *e = resp.etag + (resp.etag[0] == '"');
 		size_t n = strlen(etag);
 		if (strncmp(e, etag, n) != 0 || (e[n] != '"' && e[n] != '\0')) {
-			set_cause(cause, "%s: changed upstream since it was "
+			aim_set_cause(cause, "%s: changed upstream since it was "
 					 "registered; refusing to mix versions",
 				  what);
 			rc = -ESTALE;

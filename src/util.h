@@ -13,6 +13,13 @@
 #define AIM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /*
+ * Replace *cause (freed first; may be NULL) with an allocated one-line
+ * reason for a person. The caller frees it. No-op when cause is NULL.
+ */
+void aim_set_cause(char **cause, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
  * Parse "123", "4K", "4M", "1.5G", "2T" (powers of 1024, optional trailing
  * "B" or "iB"). Returns 0 or -EINVAL.
  */

@@ -39,22 +39,6 @@ static char *xstrdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-static void set_cause(char **cause, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void set_cause(char **cause, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (cause == NULL)
-		return;
-	free(*cause);
-	va_start(ap, fmt);
-	if (vasprintf(cause, fmt, ap) < 0)
-		*cause = NULL;
-	va_end(ap);
-}
-
 void aim_kube_conf_release(struct aim_kube_conf *c)
 {
 	free(c->server);
@@ -79,7 +63,7 @@ int aim_kube_conf_in_cluster(struct aim_kube_conf *c, const char *sa_dir,
 
 	*cause = NULL;
 	if (host == NULL || *host == '\0' || port == NULL || *port == '\0') {
-		set_cause(cause, "not in a cluster: KUBERNETES_SERVICE_HOST "
+		aim_set_cause(cause, "not in a cluster: KUBERNETES_SERVICE_HOST "
 				 "and KUBERNETES_SERVICE_PORT are unset");
 		return -ENOENT;
 	}
@@ -103,7 +87,7 @@ int aim_kube_conf_in_cluster(struct aim_kube_conf *c, const char *sa_dir,
 	c->namespace = NULL;
 	rc = aim_read_small_file(path, 256, &c->namespace);
 	if (rc < 0 && rc != -ENOENT) {
-		set_cause(cause, "cannot read '%s': %s", path, strerror(-rc));
+		aim_set_cause(cause, "cannot read '%s': %s", path, strerror(-rc));
 		return rc;
 	}
 	return 0;
@@ -152,7 +136,7 @@ int aim_kube_conf_kubeconfig(struct aim_kube_conf *c, const char *path,
 	*cause = NULL;
 	rc = aim_read_small_file(path, 1 << 20, &text);
 	if (rc < 0) {
-		set_cause(cause, "cannot read kubeconfig '%s': %s", path,
+		aim_set_cause(cause, "cannot read kubeconfig '%s': %s", path,
 			  strerror(-rc));
 		return rc;
 	}
@@ -191,7 +175,7 @@ int aim_kube_conf_kubeconfig(struct aim_kube_conf *c, const char *path,
 		}
 	}
 	if (rc == 0 && c->server == NULL) {
-		set_cause(cause, "kubeconfig '%s' names no server", path);
+		aim_set_cause(cause, "kubeconfig '%s' names no server", path);
 		rc = -EINVAL;
 	}
 out:
@@ -226,7 +210,7 @@ int aim_kube_new(const struct aim_kube_conf *conf, struct aim_kube **out,
 
 	*cause = NULL;
 	if (conf->server == NULL) {
-		set_cause(cause, "no API server given");
+		aim_set_cause(cause, "no API server given");
 		return -EINVAL;
 	}
 	k = calloc(1, sizeof(*k));
@@ -467,7 +451,7 @@ static int perform(struct aim_kube *k, const char *method, const char *path,
 	*status = 0;
 	rc = auth_header(k, force_token, &auth);
 	if (rc < 0) {
-		set_cause(cause, "cannot read the token from '%s': %s",
+		aim_set_cause(cause, "cannot read the token from '%s': %s",
 			  AIM_STR(k->conf.token_file), strerror(-rc));
 		return rc;
 	}
@@ -517,10 +501,10 @@ static int perform(struct aim_kube *k, const char *method, const char *path,
 	if (s->fn && (s->stopped || (s->stop && *s->stop)))
 		return 0; /* we ended it */
 	if (s->toobig) {
-		set_cause(cause, "%s %s: the answer is too big", method, path);
+		aim_set_cause(cause, "%s %s: the answer is too big", method, path);
 		return -EFBIG;
 	}
-	set_cause(cause, "%s %s: %s", method, path, curl_easy_strerror(cc));
+	aim_set_cause(cause, "%s %s: %s", method, path, curl_easy_strerror(cc));
 	switch (cc) {
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
