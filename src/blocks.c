@@ -66,6 +66,16 @@ const char *blob_name(const struct aim_blob *b)
 	return b->has_loc ? b->loc.name : b->key;
 }
 
+/* one line for a block that cannot be stored: why, and that nothing
+ * evictable was left */
+static void log_full(const struct aim_blob *b, uint32_t i, const char *why)
+{
+	aim_log(LOG_ERR,
+		"store full: no room for block %u of '%s' (%s and nothing is "
+		"evictable)",
+		i, blob_name(b), why);
+}
+
 /* write a block and then record it; the caller owns the B_FETCHING state */
 int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 		const void *buf, uint32_t len)
@@ -75,10 +85,7 @@ int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 	int rc, fd;
 
 	if ((rc = evict_make_room(c, len)) < 0) {
-		aim_log(LOG_ERR,
-			"store full: no room for block %u of '%s' (limit "
-			"reached and nothing evictable)",
-			i, blob_name(b));
+		log_full(b, i, "the limit is reached");
 		return rc;
 	}
 	aim_sha256(buf, len, sum);
@@ -92,10 +99,7 @@ int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 			rc = aim_store_put(fd, off, buf, len);
 	}
 	if (rc == -ENOSPC) {
-		aim_log(LOG_ERR,
-			"store full: no room for block %u of '%s' (the disk "
-			"is full and nothing is evictable)",
-			i, blob_name(b));
+		log_full(b, i, "the disk is full");
 		aim_store_drop(fd, off, len); /* no partial block */
 		return rc;
 	}
@@ -263,10 +267,7 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	if (whole)
 		return fetch_whole(c, b, i);
 	if ((rc = evict_make_room(c, len)) < 0) {
-		aim_log(LOG_ERR,
-			"store full: no room for block %u of '%s' (limit "
-			"reached and nothing evictable)",
-			i, blob_name(b));
+		log_full(b, i, "the limit is reached");
 		return rc;
 	}
 	if ((fd = blob_fd(c, b)) < 0)
@@ -285,10 +286,7 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 		rc = commit_queue(c, b, i, len, sum);
 	if (rc < 0) {
 		if (rc == -ENOSPC)
-			aim_log(LOG_ERR,
-				"store full: no room for block %u of '%s' (the "
-				"disk is full and nothing is evictable)",
-				i, blob_name(b));
+			log_full(b, i, "the disk is full");
 		else
 			aim_log(LOG_ERR, "cannot fetch block %u of '%s' in %s: %s",
 				i, b->loc.name, b->loc.model,
