@@ -212,23 +212,46 @@ static int fetch_whole(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	return w.want_rc;
 }
 
+/*
+ * The retry budget of a block fetch: fetch_timeout, unless a fetch of the
+ * same blob ran out of retries within the last fetch_timeout. Then the
+ * origin is known to be failing, and the kernel's immediate re-read of a
+ * failed read-ahead (or the next block of a sequential reader) gets a
+ * quarter of it (at least 2 s), so one read does not wait out the whole
+ * bound twice; a recovered origin still answers within that.
+ */
+static unsigned fetch_budget_ms(struct aim_cache *c, struct aim_blob *b)
+{
+	uint64_t full = c->conf->fetch_timeout * 1000ULL, now = aim_now_ms();
+	uint64_t gaveup, shortb = full / 4 < 2000 ? 2000 : full / 4;
+
+	pthread_mutex_lock(&c->lock);
+	gaveup = b->gaveup_ms;
+	pthread_mutex_unlock(&c->lock);
+	if (gaveup && now - gaveup < full && shortb < full)
+		return (unsigned)shortb;
+	return (unsigned)full;
+}
+
 /* fetch one block from wherever the blob comes from into fd */
 static int fetch_from_source(struct aim_cache *c, struct aim_blob *b,
 			     uint64_t off, size_t len, int fd, char **cause)
 {
+	unsigned budget = fetch_budget_ms(c, b);
 	int rc, ranged = 1;
 
 	switch (b->loc.kind) {
 	case SRC_HF:
-		return aim_hub_fetch(c->hub, &b->loc.hub, off, len, NULL, fd,
-				     cause);
+		rc = aim_hub_fetch(c->hub, &b->loc.hub, off, len, NULL, fd,
+				   budget, cause);
+		break;
 	case SRC_S3:
-		return aim_s3_fetch(c->s3, b->loc.bucket, b->loc.key,
-				    b->loc.etag, off, len, NULL, fd, cause);
+		rc = aim_s3_fetch(c->s3, b->loc.bucket, b->loc.key,
+				  b->loc.etag, off, len, NULL, fd, budget, cause);
+		break;
 	case SRC_HTTPS:
-		rc = aim_https_fetch(c->http, b->loc.url, b->loc.etag,
-				     c->conf->fetch_timeout, off, len, NULL, fd,
-				     &ranged, cause);
+		rc = aim_https_fetch(c->http, b->loc.url, b->loc.etag, budget,
+				     off, len, NULL, fd, &ranged, cause);
 		if (rc == 0 && !ranged) {
 			/* the server ignores Range: next time, stream it */
 			pthread_mutex_lock(&c->lock);
@@ -238,9 +261,16 @@ static int fetch_from_source(struct aim_cache *c, struct aim_blob *b,
 					    "Range; reading it whole",
 				b->loc.name, b->loc.model);
 		}
-		return rc;
+		break;
+	default:
+		return -EIO;
 	}
-	return -EIO;
+	if (rc != -ENOSPC && rc != -ENOMEM) {
+		pthread_mutex_lock(&c->lock);
+		b->gaveup_ms = rc < 0 ? aim_now_ms() : 0;
+		pthread_mutex_unlock(&c->lock);
+	}
+	return rc;
 }
 
 /*

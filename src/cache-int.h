@@ -73,6 +73,7 @@ struct aim_blob {
 	uint32_t seq_next;	/* read-ahead: where the last read ended + 1 */
 	uint32_t window;	/* read-ahead window in blocks (0: random) */
 	uint32_t ahead;		/* highest block queued for read-ahead */
+	uint64_t gaveup_ms;	/* when a fetch of it last ran out of retries */
 	int refs;		/* registered models naming it */
 	int pins;		/* pinned models naming it: never evicted */
 	int gone;		/* no model names it any more */

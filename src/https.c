@@ -120,10 +120,10 @@ int aim_https_probe(struct aim_http *http, const char *url, unsigned timeout,
 }
 
 int aim_https_fetch(struct aim_http *http, const char *url, const char *etag,
-		    unsigned timeout, uint64_t off, size_t len, void *buf, int fd,
+		    unsigned timeout_ms, uint64_t off, size_t len, void *buf, int fd,
 		    int *ranged, char **cause)
 {
-	uint64_t deadline = aim_now_ms() + timeout * 1000ULL;
+	uint64_t deadline = aim_now_ms() + timeout_ms;
 	char safe[512], if_match[300];
 	unsigned attempt = 0;
 	int rc;

@@ -25,12 +25,13 @@ int aim_https_probe(struct aim_http *http, const char *url, unsigned timeout,
 		    struct aim_https_info *out, char **cause);
 
 /*
- * Exactly len bytes at off; -ESTALE if the ETag changed. *ranged is 0 when
+ * Exactly len bytes at off, with retries for at most timeout_ms; -ESTALE
+ * if the ETag changed. *ranged is 0 when
  * the server answered with the whole file (it ignores Range): the caller
  * should stream the file instead of asking again per block.
  */
 int aim_https_fetch(struct aim_http *http, const char *url, const char *etag,
-		    unsigned timeout, uint64_t off, size_t len, void *buf, int fd,
+		    unsigned timeout_ms, uint64_t off, size_t len, void *buf, int fd,
 		    int *ranged, char **cause);
 
 /*

@@ -411,9 +411,12 @@ static void set_cdn(struct aim_hub *hub, struct aim_hub_loc *loc, char *url)
 }
 
 int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
-		  size_t len, void *buf, int fd, char **cause)
+		  size_t len, void *buf, int fd, unsigned timeout_ms,
+		  char **cause)
 {
-	uint64_t deadline = aim_now_ms() + hub->fetch_timeout * 1000ULL;
+	uint64_t deadline = aim_now_ms() +
+			    (timeout_ms ? timeout_ms :
+					  hub->fetch_timeout * 1000ULL);
 	unsigned attempt = 0, resolves = 0, hops = 0;
 	char *hop_url = NULL, safe[512];
 	int rc = -EIO;

@@ -75,11 +75,13 @@ struct aim_hub_loc {
 
 /*
  * Fetch exactly len bytes at off into buf, or (buf NULL) into fd at the
- * same offset, with retries within the fetch timeout. 0, or -EIO,
- * -ETIMEDOUT, -ENOENT, -EACCES, -ENOSPC with *cause set.
+ * same offset, with retries for at most timeout_ms (0: the fetch timeout
+ * the hub was made with). 0, or -EIO, -ETIMEDOUT, -ENOENT, -EACCES,
+ * -ENOSPC with *cause set.
  */
 int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
-		  size_t len, void *buf, int fd, char **cause);
+		  size_t len, void *buf, int fd, unsigned timeout_ms,
+		  char **cause);
 
 void aim_hub_loc_release(struct aim_hub_loc *loc);
 

@@ -257,10 +257,12 @@ static int s3_error(struct aim_s3 *s3, const struct aim_http_resp *resp,
 static int s3_get(struct aim_s3 *s3, const char *bucket, const char *key,
 		  const struct aim_sigv4_param *params, size_t nparams,
 		  const char *if_match, uint64_t off, size_t len, void *buf,
-		  int fd, size_t max_body, struct aim_http_resp *resp,
-		  char **cause)
+		  int fd, size_t max_body, unsigned timeout_ms,
+		  struct aim_http_resp *resp, char **cause)
 {
-	uint64_t deadline = aim_now_ms() + s3->fetch_timeout * 1000ULL;
+	uint64_t deadline = aim_now_ms() +
+			    (timeout_ms ? timeout_ms :
+					  s3->fetch_timeout * 1000ULL);
 	unsigned attempt = 0;
 	int rc;
 
@@ -337,7 +339,7 @@ int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
 			break;
 		}
 		rc = s3_get(s3, bucket, NULL, params, token ? 3 : 2, NULL, 0, 0,
-			    NULL, -1, LIST_MAX_BODY, &resp, cause);
+			    NULL, -1, LIST_MAX_BODY, 0, &resp, cause);
 		if (rc < 0)
 			break;
 		if (resp.status != 200) {
@@ -368,7 +370,7 @@ int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
 
 int aim_s3_fetch(struct aim_s3 *s3, const char *bucket, const char *key,
 		 const char *etag, uint64_t off, size_t len, void *buf, int fd,
-		 char **cause)
+		 unsigned timeout_ms, char **cause)
 {
 	struct aim_http_resp resp;
 	char what[1200];
@@ -377,7 +379,7 @@ int aim_s3_fetch(struct aim_s3 *s3, const char *bucket, const char *key,
 	*cause = NULL;
 	snprintf(what, sizeof(what), "s3://%s/%s", bucket, key);
 	rc = s3_get(s3, bucket, key, NULL, 0, etag, off, len, buf, fd, 4096,
-		    &resp, cause);
+		    timeout_ms, &resp, cause);
 	if (rc < 0)
 		return rc;
 	if (resp.status / 100 != 2) {

@@ -48,6 +48,6 @@ int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
  */
 int aim_s3_fetch(struct aim_s3 *s3, const char *bucket, const char *key,
 		 const char *etag, uint64_t off, size_t len, void *buf, int fd,
-		 char **cause);
+		 unsigned timeout_ms, char **cause);
 
 #endif
