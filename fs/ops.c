@@ -204,14 +204,23 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		struct aimfs *fs = fs_of(req);
 		size_t len;
 		int fd, rc;
+		char *data;
 		rc = aim_cache_read_begin(fs->cache, f, size, (uint64_t)off, &fd,
-					  &len);
+					  &len, &data);
 		if (rc < 0) {
 			fuse_reply_err(req, -rc);
 			return;
 		}
 		if (len == 0) {
 			fuse_reply_buf(req, NULL, 0);
+			return;
+		}
+		if (data) {
+			/* lz4 blocks, decompressed */
+			rc = fuse_reply_buf(req, data, len);
+			free(data);
+			aim_cache_read_end(fs->cache, f, (uint64_t)off, len,
+					   rc == 0);
 			return;
 		}
 		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);

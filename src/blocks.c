@@ -21,20 +21,45 @@
 #include "store.h"
 #include "util.h"
 
-void account_present(struct aim_cache *c, struct aim_blob *b, uint32_t i)
+int blob_zlen_alloc(struct aim_blob *b)
+{
+	if (b->zlen == NULL &&
+	    (b->zlen = calloc(b->nblocks ? b->nblocks : 1, sizeof(*b->zlen))) ==
+		    NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+void account_present(struct aim_cache *c, struct aim_blob *b, uint32_t i,
+		     uint32_t stored)
 {
 	uint32_t len = block_len(c, b, i);
 
+	if (stored < len && b->zlen) {
+		b->zlen[i] = stored;
+		c->zblocks++;
+	} else {
+		stored = len;
+	}
 	b->present_bytes += len;
+	b->stored_bytes += stored;
 	c->used += len;
+	c->stored += stored;
 }
 
 void account_absent(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 {
-	uint32_t len = block_len(c, b, i);
+	uint32_t len = block_len(c, b, i), stored = len;
 
+	if (b->zlen && b->zlen[i]) {
+		stored = b->zlen[i];
+		b->zlen[i] = 0;
+		c->zblocks--;
+	}
 	b->present_bytes -= len;
+	b->stored_bytes -= stored;
 	c->used -= len;
+	c->stored -= stored;
 }
 
 /* the blob's data file, opened on first use; called without c->lock */
@@ -76,19 +101,51 @@ static void log_full(const struct aim_blob *b, uint32_t i, const char *why)
 		i, blob_name(b), why);
 }
 
+/*
+ * The raw block i is in its slot: hash it and, when compress= says it
+ * pays, rewrite it as lz4. *stored gets what it takes (len when raw).
+ * Not synced; on failure the slot is dropped.
+ */
+static int seal_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
+		      int fd, unsigned char sum[32], uint32_t *stored)
+{
+	uint32_t len = block_len(c, b, i), packed = len;
+	uint64_t off = (uint64_t)i * c->block_size;
+	int try = c->conf->compress != AIM_COMPRESS_OFF, rc;
+
+	if (try) {
+		/* room to remember it, before the work */
+		pthread_mutex_lock(&c->lock);
+		try = blob_zlen_alloc(b) == 0;
+		pthread_mutex_unlock(&c->lock);
+	}
+	*stored = len;
+	rc = aim_codec_scan(fd, off, len, sum, try ? &packed : NULL);
+	if (rc == 0 && try &&
+	    aim_codec_pays(c->conf->compress, c->conf->compress_min_saving,
+			   len, packed)) {
+		if ((rc = aim_codec_pack(fd, off, len, packed)) == 0)
+			*stored = packed;
+		else
+			aim_log(LOG_ERR, "cannot compress block %u of '%s': %s",
+				i, blob_name(b), strerror(-rc));
+	}
+	return rc;
+}
+
 /* write a block and then record it; the caller owns the B_FETCHING state */
 int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
-		const void *buf, uint32_t len)
+		const void *buf, uint32_t len, uint32_t *stored)
 {
 	uint64_t off = (uint64_t)i * c->block_size;
 	unsigned char sum[32];
 	int rc, fd;
 
+	*stored = len;
 	if ((rc = evict_make_room(c, len)) < 0) {
 		log_full(b, i, "the limit is reached");
 		return rc;
 	}
-	aim_sha256(buf, len, sum);
 	if ((fd = blob_fd(c, b)) < 0)
 		rc = fd;
 	else if ((rc = aim_store_put(fd, off, buf, len)) == -ENOSPC) {
@@ -103,16 +160,21 @@ int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 		aim_store_drop(fd, off, len); /* no partial block */
 		return rc;
 	}
+	if (rc == 0 && (rc = seal_block(c, b, i, fd, sum, stored)) == 0 &&
+	    *stored < len && fdatasync(fd) < 0)
+		rc = -errno;
 	if (rc < 0) {
 		aim_log(LOG_ERR, "cannot store block %u of '%s': %s", i,
 			blob_name(b), strerror(-rc));
 		if (fd >= 0)
 			aim_store_drop(fd, off, len); /* no partial block */
+		*stored = len;
 		return rc;
 	}
 	/* the data is durable; now the index may say so */
 	pthread_mutex_lock(&c->ixlock);
-	rc = aim_index_block_put(c->ix, b->id, i, len, sum);
+	rc = aim_index_block_put(c->ix, b->id, i, len,
+				 block_codec(len, *stored), *stored, sum);
 	pthread_mutex_unlock(&c->ixlock);
 	return rc;
 }
@@ -127,10 +189,11 @@ struct whole {
 	char *buf;	   /* the block being filled */
 	uint32_t cur, fill;
 	int want_rc;	   /* 0 once block want is stored */
+	uint32_t want_stored;
 };
 
 /* a claimed block is done: stored (rc 0) or given back; c->lock not held */
-static void settle(struct whole *w, uint32_t k, int rc)
+static void settle(struct whole *w, uint32_t k, int rc, uint32_t stored)
 {
 	struct aim_cache *c = w->c;
 	struct aim_blob *b = w->b;
@@ -138,13 +201,14 @@ static void settle(struct whole *w, uint32_t k, int rc)
 	w->mine[k] = 0;
 	if (k == w->want) {
 		w->want_rc = rc;
+		w->want_stored = stored;
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
 	if (rc == 0) {
 		b->state[k] = B_READY;
 		b->atime[k] = ++c->tick;
-		account_present(c, b, k);
+		account_present(c, b, k, stored);
 		c->stats.fetched_bytes += block_len(c, b, k);
 	} else {
 		b->state[k] = B_ABSENT;
@@ -167,9 +231,12 @@ static int whole_sink(void *arg, const void *data, size_t len)
 		p += take;
 		len -= take;
 		if (w->fill == blen) {
-			if (w->mine[w->cur])
-				settle(w, w->cur,
-				       store_block(c, w->b, w->cur, w->buf, blen));
+			uint32_t stored;
+			if (w->mine[w->cur]) {
+				int rc = store_block(c, w->b, w->cur, w->buf,
+						     blen, &stored);
+				settle(w, w->cur, rc, stored);
+			}
 			w->cur++;
 			w->fill = 0;
 		}
@@ -177,10 +244,11 @@ static int whole_sink(void *arg, const void *data, size_t len)
 	return w->cur < w->b->nblocks ? 0 : -1; /* -1: we have it all */
 }
 
-static int fetch_whole(struct aim_cache *c, struct aim_blob *b, uint32_t i)
+static int fetch_whole(struct aim_cache *c, struct aim_blob *b, uint32_t i,
+		       uint32_t *stored)
 {
 	struct whole w = { c, b, calloc(b->nblocks, 1), i,
-			   malloc(c->block_size), 0, 0, -EIO };
+			   malloc(c->block_size), 0, 0, -EIO, 0 };
 	char *cause = NULL;
 	int rc;
 
@@ -206,9 +274,10 @@ static int fetch_whole(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	free(cause);
 	for (uint32_t k = 0; k < b->nblocks; k++)
 		if (w.mine[k])
-			settle(&w, k, -EIO); /* what did not arrive */
+			settle(&w, k, -EIO, 0); /* what did not arrive */
 	free(w.mine);
 	free(w.buf);
+	*stored = w.want_stored;
 	return w.want_rc;
 }
 
@@ -275,10 +344,12 @@ static int fetch_from_source(struct aim_cache *c, struct aim_blob *b,
 
 /*
  * Fetch block i straight into the blob's file (no block-sized buffer: many
- * fetches may run at once), then sync it, hash what is on disk, and only
- * then record it in the index.
+ * fetches may run at once), hash what is on disk (compressing it when that
+ * pays), and hand it to the committer, which syncs it before the index
+ * records it. *stored gets what the block takes in its slot.
  */
-static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
+static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
+		       uint32_t *stored)
 {
 	uint32_t len = block_len(c, b, i);
 	uint64_t off = (uint64_t)i * c->block_size;
@@ -286,6 +357,7 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	char *cause = NULL;
 	int rc, fd, whole;
 
+	*stored = len;
 	if (!b->has_loc) {
 		aim_log(LOG_ERR, "blob %s has no source to fetch it from",
 			b->key);
@@ -295,7 +367,7 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	whole = b->loc.kind == SRC_HTTPS && b->loc.ranges == 0;
 	pthread_mutex_unlock(&c->lock);
 	if (whole)
-		return fetch_whole(c, b, i);
+		return fetch_whole(c, b, i, stored);
 	if ((rc = evict_make_room(c, len)) < 0) {
 		log_full(b, i, "the limit is reached");
 		return rc;
@@ -312,9 +384,10 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 			rc = fetch_from_source(c, b, off, len, fd, &cause);
 	}
 	/* served from here on; recorded once the committer synced it */
-	if (rc == 0 && (rc = aim_store_hash(fd, off, len, sum)) == 0)
-		rc = commit_queue(c, b, i, len, sum);
+	if (rc == 0 && (rc = seal_block(c, b, i, fd, sum, stored)) == 0)
+		rc = commit_queue(c, b, i, len, *stored, sum);
 	if (rc < 0) {
+		*stored = len;
 		if (rc == -ENOSPC)
 			log_full(b, i, "the disk is full");
 		else
@@ -341,6 +414,31 @@ void drop_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 			       block_len(c, b, i));
 }
 
+/* the stored length of block i if it is lz4, else 0 */
+static uint32_t block_zlen(struct aim_cache *c, struct aim_blob *b, uint32_t i)
+{
+	uint32_t z;
+
+	pthread_mutex_lock(&c->lock);
+	z = b->zlen ? b->zlen[i] : 0;
+	pthread_mutex_unlock(&c->lock);
+	return z;
+}
+
+/* n bytes at from in block i, whichever way it is stored; -EILSEQ when an
+ * lz4 block does not decode */
+static int read_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
+		      int fd, uint32_t z, uint32_t from, void *buf, size_t n)
+{
+	uint64_t off = (uint64_t)i * c->block_size;
+	int rc;
+
+	if (z == 0)
+		return aim_store_get(fd, off + from, buf, n);
+	rc = aim_codec_read(fd, off, z, block_len(c, b, i), from, buf, n);
+	return rc == -EBADMSG ? -EILSEQ : rc;
+}
+
 int check_block(struct aim_cache *c, struct aim_blob *b, uint32_t i, void *buf)
 {
 	uint32_t len = block_len(c, b, i);
@@ -353,7 +451,7 @@ int check_block(struct aim_cache *c, struct aim_blob *b, uint32_t i, void *buf)
 	if (rc == 0 && (fd = blob_fd(c, b)) < 0)
 		rc = fd;
 	if (rc == 0)
-		rc = aim_store_get(fd, (uint64_t)i * c->block_size, buf, len);
+		rc = read_block(c, b, i, fd, block_zlen(c, b, i), 0, buf, len);
 	if (rc == 0) {
 		aim_sha256(buf, len, got);
 		if (memcmp(want, got, 32) != 0)
@@ -377,7 +475,9 @@ static int verify_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 			"block %u of '%s' failed its check (%s): dropped, "
 			"will fetch again",
 			i, blob_name(b),
-			rc == -EBADMSG ? "checksum mismatch" : strerror(-rc));
+			rc == -EBADMSG ? "checksum mismatch" :
+			rc == -EILSEQ  ? "its lz4 data does not decode" :
+					 strerror(-rc));
 		drop_block(c, b, i);
 	}
 	return rc;
@@ -437,12 +537,13 @@ int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 			b->state[i] = B_FETCHING;
 			c->stats.misses++;
 			pthread_mutex_unlock(&c->lock);
-			rc = fetch_block(c, b, i);
+			uint32_t stored;
+			rc = fetch_block(c, b, i, &stored);
 			pthread_mutex_lock(&c->lock);
 			if (rc == 0) {
 				b->state[i] = B_READY;
 				b->atime[i] = ++c->tick;
-				account_present(c, b, i);
+				account_present(c, b, i, stored);
 				c->stats.fetched_bytes += block_len(c, b, i);
 				evict_poke(c);
 			} else {
@@ -456,13 +557,69 @@ int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	}
 }
 
+/*
+ * The span [off, off + len) covers lz4 blocks: decompress it, with the raw
+ * blocks in it, into a buffer. A block that does not decode goes back to
+ * B_PRESENT, so the next ensure_block() checks it, drops it and fetches it
+ * again; -EAGAIN asks the caller to do that.
+ */
+static int read_span(struct aim_cache *c, struct aim_blob *b, int fd,
+		     uint64_t off, size_t len, uint32_t first, uint32_t last,
+		     char **out)
+{
+	char *buf = malloc(len);
+	int rc = 0;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	for (uint32_t i = first; i <= last && rc == 0; i++) {
+		uint64_t bstart = (uint64_t)i * c->block_size;
+		uint64_t a = off > bstart ? off : bstart;
+		uint64_t e = bstart + block_len(c, b, i);
+		if (e > off + len)
+			e = off + len;
+		rc = read_block(c, b, i, fd, block_zlen(c, b, i),
+				(uint32_t)(a - bstart), buf + (a - off), e - a);
+		if (rc == -EILSEQ) {
+			aim_log(LOG_ERR,
+				"block %u of '%s': its lz4 data does not "
+				"decode; checking it again",
+				i, blob_name(b));
+			pthread_mutex_lock(&c->lock);
+			if (b->state[i] == B_READY)
+				b->state[i] = B_PRESENT;
+			pthread_mutex_unlock(&c->lock);
+			rc = -EAGAIN;
+		}
+	}
+	if (rc < 0)
+		free(buf);
+	else
+		*out = buf;
+	return rc;
+}
+
+/* does [first, last] hold an lz4 block? */
+static int span_has_lz4(struct aim_cache *c, struct aim_blob *b,
+			uint32_t first, uint32_t last)
+{
+	int any = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (uint32_t i = first; b->zlen && i <= last && !any; i++)
+		any = b->zlen[i] != 0;
+	pthread_mutex_unlock(&c->lock);
+	return any;
+}
+
 int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
-			 uint64_t off, int *fd, size_t *len)
+			 uint64_t off, int *fd, size_t *len, char **buf)
 {
 	struct aim_blob *b = f->blob;
 	uint32_t first, last;
-	int rc = 0;
+	int rc = 0, tries = 0;
 
+	*buf = NULL;
 	*len = (size_t)aim_block_span(b->size, c->block_size, off, size, &first,
 				      &last);
 	if (*len == 0)
@@ -472,10 +629,15 @@ int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
 	for (uint32_t i = first; i <= last; i++)
 		b->inuse[i]++;
 	pthread_mutex_unlock(&c->lock);
-	for (uint32_t i = first; i <= last && rc == 0; i++)
-		rc = ensure_block(c, b, i);
-	if (rc == 0 && (*fd = blob_fd(c, b)) < 0)
-		rc = *fd;
+	do {
+		for (uint32_t i = first; i <= last && rc == 0; i++)
+			rc = ensure_block(c, b, i);
+		if (rc == 0 && (*fd = blob_fd(c, b)) < 0)
+			rc = *fd;
+		/* raw blocks go out from the file; lz4 ones through a buffer */
+		if (rc == 0 && span_has_lz4(c, b, first, last))
+			rc = read_span(c, b, *fd, off, *len, first, last, buf);
+	} while (rc == -EAGAIN && ++tries < 2 && (rc = 0) == 0);
 	if (rc < 0) {
 		aim_cache_read_end(c, f, off, *len, 0);
 		return -EIO;

@@ -19,6 +19,7 @@
 
 #include "block.h"
 #include "cache.h"
+#include "codec.h"
 #include "hub.h"
 
 struct aim_conf;
@@ -69,6 +70,9 @@ struct aim_blob {
 	uint8_t *state;
 	uint64_t *atime;	/* per block: c->tick at last use (LRU) */
 	uint64_t present_bytes;
+	uint64_t stored_bytes;	/* what the present blocks take in the store */
+	uint32_t *zlen;		/* per block: stored length of an lz4 block,
+				 * 0 for a raw one; NULL while none is lz4 */
 	uint16_t *inuse;	/* per block: reads between ensure and pread */
 	uint32_t seq_next;	/* read-ahead: where the last read ended + 1 */
 	uint32_t window;	/* read-ahead window in blocks (0: random) */
@@ -138,6 +142,8 @@ struct aim_cache {
 	size_t nmissing;
 	size_t hidden_dirs;	      /* org directories made by lookups */
 	uint64_t used;		      /* bytes of present blocks */
+	uint64_t stored;	      /* what they take in the store (lz4) */
+	uint64_t zblocks;	      /* present blocks stored as lz4 */
 	uint64_t tick;		      /* LRU clock */
 	struct {
 		uint64_t hits, misses, fetched_bytes, fetch_errors,
@@ -205,21 +211,30 @@ static inline uint32_t block_len(const struct aim_cache *c,
 {
 	return aim_block_len(b->size, c->block_size, i);
 }
+static inline int block_codec(uint32_t len, uint32_t stored)
+{
+	return stored < len ? AIM_CODEC_LZ4 : AIM_CODEC_RAW;
+}
 const char *blob_name(const struct aim_blob *b);
 int blob_fd(struct aim_cache *c, struct aim_blob *b);
 /* make block i present and checked: waits for or runs the one fetch */
 int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i);
-/* store len bytes of block i that arrived some other way (import) */
+/* store len bytes of block i that arrived some other way (import),
+ * compressed when that pays; *stored gets what it takes in the store */
 int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
-		const void *buf, uint32_t len);
+		const void *buf, uint32_t len, uint32_t *stored);
 /* forget block i: index row, disk space; c->lock not held, state already
  * moved away from B_READY/B_PRESENT by the caller */
 void drop_block(struct aim_cache *c, struct aim_blob *b, uint32_t i);
 /* the block's recorded checksum against the bytes on disk; buf (block
  * size) receives the bytes; -EBADMSG on mismatch */
 int check_block(struct aim_cache *c, struct aim_blob *b, uint32_t i, void *buf);
-/* account a block becoming present or absent; c->lock held */
-void account_present(struct aim_cache *c, struct aim_blob *b, uint32_t i);
+/* account a block becoming present (stored in stored bytes: less than its
+ * length for an lz4 block, which needs b->zlen) or absent; c->lock held */
+void account_present(struct aim_cache *c, struct aim_blob *b, uint32_t i,
+		     uint32_t stored);
+/* b->zlen, allocated on the first lz4 block; c->lock held */
+int blob_zlen_alloc(struct aim_blob *b);
 void account_absent(struct aim_cache *c, struct aim_blob *b, uint32_t i);
 
 /* evict.c */
@@ -240,7 +255,7 @@ int commit_start(struct aim_cache *c);
 void commit_stop(struct aim_cache *c);
 /* record block i of b (written, not yet synced) once its file is synced */
 int commit_queue(struct aim_cache *c, struct aim_blob *b, uint32_t i,
-		 uint32_t len, const unsigned char sum[32]);
+		 uint32_t len, uint32_t stored, const unsigned char sum[32]);
 /* wait until everything queued is recorded (before verify or export) */
 void commit_flush(struct aim_cache *c);
 

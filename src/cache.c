@@ -52,6 +52,7 @@ static void blob_free(struct aim_blob *b)
 	free(b->state);
 	free(b->atime);
 	free(b->inuse);
+	free(b->zlen);
 	free(b->key);
 	free(b);
 }
@@ -404,18 +405,23 @@ static int load_file(void *arg, int64_t model_id, const char *path,
 }
 
 static int load_block(void *arg, int64_t blob_id, uint32_t idx, uint32_t len,
-		      int64_t atime)
+		      int codec, uint32_t stored, int64_t atime)
 {
 	struct aim_cache *c = arg;
 	struct aim_blob *b = aim_hmap_get(c->blob_by_id, (uint64_t)blob_id, "");
 
-	if (b == NULL || idx >= b->nblocks || len != block_len(c, b, idx)) {
+	if (b == NULL || idx >= b->nblocks || len != block_len(c, b, idx) ||
+	    (codec != AIM_CODEC_RAW && codec != AIM_CODEC_LZ4) ||
+	    (codec == AIM_CODEC_LZ4 && (stored == 0 || stored >= len))) {
 		aim_log(LOG_WARNING, "index: ignoring a stray block row");
 		return 0;
 	}
+	if (codec == AIM_CODEC_LZ4 && blob_zlen_alloc(b) < 0)
+		return -ENOMEM;
 	if (b->state[idx] == B_ABSENT) {
 		b->state[idx] = B_PRESENT;
-		account_present(c, b, idx);
+		account_present(c, b, idx,
+				codec == AIM_CODEC_LZ4 ? stored : len);
 		/* the LRU clock runs in milliseconds of wall time at start */
 		b->atime[idx] = atime > 0 ? (uint64_t)atime * 1000 : 0;
 	}
@@ -1281,6 +1287,32 @@ void cache_model_sizes(struct aim_model *m, uint64_t *size, uint64_t *cached)
 	aim_hmap_free(&seen);
 }
 
+/* what a model's distinct blobs take in the store; c->lock held */
+static uint64_t model_stored(struct aim_model *m)
+{
+	struct aim_hmap *seen = aim_hmap_new();
+	uint64_t stored = 0;
+
+	for (size_t i = 0; i < m->nfiles; i++) {
+		struct aim_blob *b = m->files[i]->blob;
+		if (seen) {
+			if (aim_hmap_get(seen, 0, b->key))
+				continue;
+			aim_hmap_put(seen, 0, b->key, b);
+		}
+		stored += b->stored_bytes;
+	}
+	aim_hmap_free(&seen);
+	return stored;
+}
+
+static const char *compress_name(int mode)
+{
+	return mode == AIM_COMPRESS_LZ4 ? "lz4" :
+	       mode == AIM_COMPRESS_OFF ? "off" :
+					  "auto";
+}
+
 json_t *aim_cache_list(struct aim_cache *c)
 {
 	json_t *arr = json_array();
@@ -1310,6 +1342,9 @@ json_t *aim_cache_list(struct aim_cache *c)
 			"commit", m->commit, "size", (json_int_t)size, "cached",
 			(json_int_t)cached, "files", (json_int_t)m->nfiles,
 			"pinned", m->pinned, "state", state);
+		if (o)
+			json_object_set_new(o, "stored",
+					    json_integer((json_int_t)model_stored(m)));
 		if (o && m->failed)
 			json_object_set_new(o, "error", json_string(m->failed));
 		json_array_append_new(arr, o);
@@ -1358,6 +1393,20 @@ json_t *aim_cache_status(struct aim_cache *c)
 		      (json_int_t)c->stats.fetch_errors, "verify_failures",
 		      (json_int_t)c->stats.verify_failures, "offline",
 		      c->conf->offline);
+	if (o) {
+		/* compression: what the cached bytes take in the store */
+		json_object_set_new(o, "stored_bytes",
+				    json_integer((json_int_t)c->stored));
+		json_object_set_new(o, "lz4_blocks",
+				    json_integer((json_int_t)c->zblocks));
+		json_object_set_new(o, "compress",
+				    json_string(compress_name(c->conf->compress)));
+		json_object_set_new(
+			o, "compression_saving",
+			json_real(c->used ? 1.0 - (double)c->stored /
+							  (double)c->used :
+					    0.0));
+	}
 	pthread_mutex_unlock(&c->lock);
 	return o;
 }

@@ -75,12 +75,14 @@ void aim_cache_add_configured(struct aim_cache *c);
 /*
  * Reading: make the blocks of a read present (fetching what is missing)
  * and return the store file and the length to serve from it at off (the
- * same offset: a block sits at its own place in its blob's file). The
- * blocks stay in the store until aim_cache_read_end(); served says the
- * bytes went out. -EIO when a block cannot be had.
+ * same offset: a block sits at its own place in its blob's file). When the
+ * range holds lz4 blocks, *buf instead gets the len bytes, decompressed
+ * (the caller frees it); otherwise *buf is NULL. The blocks stay in the
+ * store until aim_cache_read_end(); served says the bytes went out. -EIO
+ * when a block cannot be had.
  */
 int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
-			 uint64_t off, int *fd, size_t *len);
+			 uint64_t off, int *fd, size_t *len, char **buf);
 void aim_cache_read_end(struct aim_cache *c, struct aim_file *f, uint64_t off,
 			size_t len, int served);
 
@@ -138,11 +140,12 @@ int aim_cache_verify(struct aim_cache *c, const char *what, json_t **report,
 		     char **cause);
 
 /*
- * Copy a complete model with its metadata into dir (created), or register
- * and fill a model from such a directory without any network.
+ * Copy a complete model with its metadata into dir (created), each blob
+ * raw or (compress) as a standard lz4 frame; or register and fill a model
+ * from such a directory, in either form, without any network.
  */
 int aim_cache_export(struct aim_cache *c, const char *what, const char *dir,
-		     char **cause);
+		     int compress, char **cause);
 int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
 		     char **cause);
 

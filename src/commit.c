@@ -25,7 +25,7 @@
 
 struct pending {
 	struct aim_blob *b;
-	uint32_t i, len;
+	uint32_t i, len, stored; /* stored < len: an lz4 block */
 	unsigned char sum[32];
 	unsigned tries;
 };
@@ -68,7 +68,8 @@ static void commit_batch(struct aim_cache *c, struct pending *v, size_t n)
 		if (b->gone || st == B_ABSENT || st == B_EVICTING)
 			continue;
 		if (aim_index_block_put(c->ix, b->id, v[k].i, v[k].len,
-					v[k].sum) < 0)
+					block_codec(v[k].len, v[k].stored),
+					v[k].stored, v[k].sum) < 0)
 			aim_log(LOG_ERR, "cannot record block %u of '%s'",
 				v[k].i, blob_name(b));
 	}
@@ -167,7 +168,7 @@ int commit_start(struct aim_cache *c)
 }
 
 int commit_queue(struct aim_cache *c, struct aim_blob *b, uint32_t i,
-		 uint32_t len, const unsigned char sum[32])
+		 uint32_t len, uint32_t stored, const unsigned char sum[32])
 {
 	struct aim_commit *cm = c->commit;
 	int rc = 0;
@@ -178,7 +179,8 @@ int commit_queue(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 		if (fd < 0 || fdatasync(fd) < 0)
 			return -EIO;
 		pthread_mutex_lock(&c->ixlock);
-		rc = aim_index_block_put(c->ix, b->id, i, len, sum);
+		rc = aim_index_block_put(c->ix, b->id, i, len,
+					 block_codec(len, stored), stored, sum);
 		pthread_mutex_unlock(&c->ixlock);
 		return rc;
 	}
@@ -196,6 +198,7 @@ int commit_queue(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 	cm->q[cm->n].b = b;
 	cm->q[cm->n].i = i;
 	cm->q[cm->n].len = len;
+	cm->q[cm->n].stored = stored;
 	cm->q[cm->n].tries = 0;
 	memcpy(cm->q[cm->n].sum, sum, 32);
 	cm->n++;

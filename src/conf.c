@@ -10,6 +10,7 @@
 
 #include <ini.h>
 
+#include "codec.h"
 #include "conf.h"
 #include "log.h"
 #include "util.h"
@@ -26,6 +27,8 @@ void aim_conf_init(struct aim_conf *c)
 	c->fetch_threads = 16;
 	c->prefetch_window = 64ULL << 20;
 	c->read_ahead_kb = 1024;
+	c->compress = AIM_COMPRESS_AUTO;
+	c->compress_min_saving = 0.125;
 }
 
 void aim_conf_release(struct aim_conf *c)
@@ -114,7 +117,8 @@ static const char *known[] = { "store",	      "hf_endpoint",   "hf_token_path",
 			       "connect_timeout", "ca_file", "negative_timeout",
 			       "s3_endpoint", "s3_region", "s3_addressing",
 			       "fetch_threads", "prefetch_window",
-			       "read_ahead_kb" };
+			       "read_ahead_kb", "compress",
+			       "compress_min_saving" };
 
 int aim_conf_known(const char *key)
 {
@@ -215,6 +219,35 @@ int aim_conf_set(struct aim_conf *c, const char *key, const char *value,
 		if (aim_parse_size(value, &v) < 0 || v > (64ULL << 30))
 			return bad(cause, key, value, "a size up to 64G");
 		c->prefetch_window = v;
+		return 0;
+	}
+	if (strcmp(key, "compress") == 0) {
+		if (strcmp(value, "auto") == 0)
+			c->compress = AIM_COMPRESS_AUTO;
+		else if (strcmp(value, "lz4") == 0)
+			c->compress = AIM_COMPRESS_LZ4;
+		else if (strcmp(value, "off") == 0)
+			c->compress = AIM_COMPRESS_OFF;
+		else
+			return bad(cause, key, value, "expected auto, lz4 or off");
+		return 0;
+	}
+	if (strcmp(key, "compress_min_saving") == 0) {
+		/* a fraction (0.125) or a percentage (12.5%) */
+		size_t n = strlen(value);
+		char *end;
+		errno = 0;
+		double v = strtod(value, &end);
+		int pct = n > 0 && value[n - 1] == '%';
+		if (errno || end == value || end != value + n - (size_t)pct)
+			return bad(cause, key, value,
+				   "expected a fraction or a percentage");
+		if (pct)
+			v /= 100;
+		if (!(v > 0 && v < 1))
+			return bad(cause, key, value,
+				   "must be between 0 and 1 (0% and 100%)");
+		c->compress_min_saving = v;
 		return 0;
 	}
 	if (strcmp(key, "negative_timeout") == 0)

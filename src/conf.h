@@ -43,6 +43,8 @@ struct aim_conf {
 	char *s3_endpoint;	  /* NULL: $AWS_ENDPOINT_URL or AWS */
 	char *s3_region;	  /* NULL: us-east-1 */
 	enum aim_s3_addressing s3_addressing;
+	int compress;		  /* enum aim_compress (codec.h) */
+	double compress_min_saving; /* auto: the fraction a block must save */
 	char **models;		  /* model=URI, repeatable */
 	size_t nmodels;
 };

@@ -169,7 +169,9 @@ static json_t *exec_export(struct aim_cache *c, json_t *req)
 
 	if (name == NULL || dir == NULL || dir[0] != '/')
 		return fail("export: a name and an absolute directory", EINVAL);
-	int rc = aim_cache_export(c, name, dir, &cause);
+	int rc = aim_cache_export(c, name, dir,
+				  json_is_true(json_object_get(req, "compress")),
+				  &cause);
 	return done(rc, cause);
 }
 

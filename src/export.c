@@ -1,12 +1,14 @@
 /*
  * export.c - moving a model between stores without a network: export
- * writes DIR/blobs/<key> (each blob whole) and, last, the manifest
- * DIR/aimfs-export.json with the model's metadata and files; import checks
- * every blob against its digest before it is stored, then registers the
- * model as if it had been fetched.
+ * writes DIR/blobs/<key> (each blob whole) or, compressed, DIR/blobs/
+ * <key>.lz4 (one standard lz4 frame per blob, with its content size and
+ * checksum: `lz4 -d` gives the blob back), and, last, the manifest
+ * DIR/aimfs-export.json with the model's metadata and files. Import takes
+ * either form, checks every blob against its digest before it is stored,
+ * then registers the model as if it had been fetched.
  *
  * Manifest (format version 1):
- *   {"format": "aimfs-export", "version": 1,
+ *   {"format": "aimfs-export", "version": 1, "compress": "lz4" | "none",
  *    "model": {"name", "uri", "kind", "revision", "commit", "mtime"},
  *    "files": [{"path", "key", "size"}, ...]}
  */
@@ -22,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <lz4frame.h>
 #include <openssl/evp.h>
 
 #include "cache-int.h"
@@ -52,19 +55,87 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* the lz4 frame an export writes: blocks of 4 MiB, sizes and checksums */
+static const LZ4F_preferences_t frame_prefs = {
+	.frameInfo = { .blockSizeID = LZ4F_max4MB,
+		       .blockMode = LZ4F_blockLinked,
+		       .contentChecksumFlag = LZ4F_contentChecksumEnabled },
+};
+
+/* an export file being written, raw or as one lz4 frame */
+struct sink {
+	int fd;
+	LZ4F_cctx *cctx; /* NULL: raw */
+	char *out;
+	size_t cap;
+};
+
+static int sink_open(struct sink *s, const char *path, int compress,
+		     uint64_t size, size_t chunk)
+{
+	LZ4F_preferences_t prefs = frame_prefs;
+	size_t n;
+
+	memset(s, 0, sizeof(*s));
+	s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (s->fd < 0)
+		return -errno;
+	if (!compress)
+		return 0;
+	prefs.frameInfo.contentSize = size;
+	s->cap = LZ4F_compressBound(chunk, &prefs) + LZ4F_HEADER_SIZE_MAX;
+	if (LZ4F_isError(LZ4F_createCompressionContext(&s->cctx,
+						       LZ4F_VERSION)) ||
+	    (s->out = malloc(s->cap)) == NULL)
+		return -ENOMEM;
+	n = LZ4F_compressBegin(s->cctx, s->out, s->cap, &prefs);
+	return LZ4F_isError(n) ? -EIO : write_all(s->fd, s->out, n);
+}
+
+static int sink_write(struct sink *s, const void *buf, size_t len)
+{
+	size_t n;
+
+	if (s->cctx == NULL)
+		return write_all(s->fd, buf, len);
+	n = LZ4F_compressUpdate(s->cctx, s->out, s->cap, buf, len, NULL);
+	return LZ4F_isError(n) ? -EIO : write_all(s->fd, s->out, n);
+}
+
+/* finish the frame, sync and close; 0 or -errno */
+static int sink_close(struct sink *s, int ok)
+{
+	int rc = 0;
+
+	if (ok && s->cctx) {
+		size_t n = LZ4F_compressEnd(s->cctx, s->out, s->cap, NULL);
+		rc = LZ4F_isError(n) ? -EIO : write_all(s->fd, s->out, n);
+	}
+	if (ok && rc == 0 && fsync(s->fd) < 0)
+		rc = -errno;
+	if (s->fd >= 0)
+		close(s->fd);
+	LZ4F_freeCompressionContext(s->cctx);
+	free(s->out);
+	memset(s, 0, sizeof(*s));
+	return rc;
+}
+
 /* copy a complete blob out of the store, block by checked block */
 static int export_blob(struct aim_cache *c, struct aim_blob *b,
-		       const char *dir, char **cause)
+		       const char *dir, int compress, char **cause)
 {
 	char tmp[PATH_MAX + 8], path[PATH_MAX];
 	void *buf = malloc(c->block_size);
-	int fd, rc = 0;
+	struct sink s = { .fd = -1 };
+	int rc = 0;
 
-	snprintf(path, sizeof(path), "%s/blobs/%s", dir, b->key);
+	snprintf(path, sizeof(path), "%s/blobs/%s%s", dir, b->key,
+		 compress ? ".lz4" : "");
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || buf == NULL) {
-		rc = fd < 0 ? -errno : -ENOMEM;
+	if (buf == NULL ||
+	    (rc = sink_open(&s, tmp, compress, b->size, c->block_size)) < 0) {
+		rc = rc < 0 ? rc : -ENOMEM;
 		aim_set_cause(cause, "cannot write '%s': %s", tmp, strerror(-rc));
 		goto out;
 	}
@@ -82,21 +153,18 @@ static int export_blob(struct aim_cache *c, struct aim_blob *b,
 		if (rc < 0)
 			aim_set_cause(cause, "block %u of '%s' is not available",
 				    i, blob_name(b));
-		else if ((rc = write_all(fd, buf, block_len(c, b, i))) < 0)
+		else if ((rc = sink_write(&s, buf, block_len(c, b, i))) < 0)
 			aim_set_cause(cause, "cannot write '%s': %s", tmp,
 				    strerror(-rc));
 	}
-	if (rc == 0 && fsync(fd) < 0) {
-		rc = -errno;
-		aim_set_cause(cause, "cannot sync '%s'", tmp);
-	}
+	if (rc == 0 && (rc = sink_close(&s, 1)) < 0)
+		aim_set_cause(cause, "cannot write '%s': %s", tmp, strerror(-rc));
 	if (rc == 0 && rename(tmp, path) < 0) {
 		rc = -errno;
 		aim_set_cause(cause, "cannot rename '%s'", tmp);
 	}
 out:
-	if (fd >= 0)
-		close(fd);
+	sink_close(&s, 0);
 	if (rc < 0)
 		unlink(tmp);
 	free(buf);
@@ -104,7 +172,7 @@ out:
 }
 
 int aim_cache_export(struct aim_cache *c, const char *what, const char *dir,
-		     char **cause)
+		     int compress, char **cause)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	struct aim_hmap *seen = aim_hmap_new();
@@ -153,12 +221,14 @@ int aim_cache_export(struct aim_cache *c, const char *what, const char *dir,
 		if (aim_hmap_get(seen, 0, f->blob->key))
 			continue;
 		aim_hmap_put(seen, 0, f->blob->key, f->blob);
-		rc = export_blob(c, f->blob, dir, cause);
+		rc = export_blob(c, f->blob, dir, compress, cause);
 	}
 	if (rc < 0)
 		goto out;
-	doc = json_pack("{s:s, s:i, s:{s:s, s:s, s:s, s:s, s:s, s:I}, s:O}",
-			"format", "aimfs-export", "version", 1, "model", "name",
+	doc = json_pack("{s:s, s:i, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:I}, "
+			"s:O}",
+			"format", "aimfs-export", "version", 1, "compress",
+			compress ? "lz4" : "none", "model", "name",
 			m->name, "uri", m->uri, "kind", m->kind, "revision",
 			m->revision, "commit", m->commit, "mtime",
 			(json_int_t)m->mtime, "files", files);
@@ -182,8 +252,118 @@ out:
 	return rc;
 }
 
-/* the digest a blob's key promises, computed over the file at path */
-static int digest_file(const char *path, const char *key, uint64_t size,
+/*
+ * An exported blob being read from the start: DIR/blobs/<key>, or
+ * DIR/blobs/<key>.lz4 decoded as it is read. What a frame decodes to is
+ * checked against the blob's digest like a raw file.
+ */
+struct source {
+	int fd;
+	LZ4F_dctx *dctx; /* NULL: raw */
+	char *in;	 /* compressed bytes read, not yet decoded */
+	size_t in_pos, in_len;
+	int eof, bad, done; /* done: the frame ended */
+	char path[PATH_MAX];
+};
+
+#define SOURCE_IN (256u << 10)
+
+/* open blobs/<key>, else blobs/<key>.lz4 */
+static int source_open(struct source *s, const char *dir, const char *key)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "%s/blobs/%s", dir, key);
+	s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+	if (s->fd >= 0 || errno != ENOENT)
+		return s->fd < 0 ? -errno : 0;
+	snprintf(s->path, sizeof(s->path), "%s/blobs/%s.lz4", dir, key);
+	if ((s->fd = open(s->path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	if (LZ4F_isError(LZ4F_createDecompressionContext(&s->dctx,
+							 LZ4F_VERSION)) ||
+	    (s->in = malloc(SOURCE_IN)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static void source_close(struct source *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	LZ4F_freeDecompressionContext(s->dctx);
+	free(s->in);
+	s->fd = -1;
+	s->dctx = NULL;
+	s->in = NULL;
+}
+
+/* up to len bytes of the blob; 0 at its end, -EBADMSG for a bad frame */
+static ssize_t source_read(struct source *s, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	if (s->dctx == NULL) {
+		ssize_t n;
+		while ((n = read(s->fd, buf, len)) < 0 && errno == EINTR)
+			;
+		return n < 0 ? -errno : n;
+	}
+	while (got < len && !s->bad && !s->done) {
+		if (s->in_pos == s->in_len && !s->eof) {
+			ssize_t n = read(s->fd, s->in, SOURCE_IN);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			s->in_pos = 0;
+			s->in_len = (size_t)n;
+			s->eof = n == 0;
+		}
+		size_t out = len - got, in = s->in_len - s->in_pos;
+		size_t hint = LZ4F_decompress(s->dctx, (char *)buf + got, &out,
+					      s->in + s->in_pos, &in, NULL);
+		if (LZ4F_isError(hint)) {
+			s->bad = 1;
+			break;
+		}
+		s->in_pos += in;
+		got += out;
+		if (hint == 0) { /* the frame is complete: nothing may follow */
+			char extra;
+			s->done = 1;
+			s->bad = s->in_pos < s->in_len ||
+				 read(s->fd, &extra, 1) != 0;
+			break;
+		}
+		if (out == 0 && in == 0 && s->eof) {
+			s->bad = 1; /* the file ends inside the frame */
+			break;
+		}
+	}
+	if (s->bad && (got == 0 || s->done))
+		return -EBADMSG;
+	return (ssize_t)got;
+}
+
+/* exactly len bytes, or -EIO when the blob ends early */
+static int source_read_full(struct source *s, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = source_read(s, p, len);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* the digest a blob's key promises, computed over the exported blob */
+static int digest_file(const char *dir, const char *key, uint64_t size,
 		       char **cause)
 {
 	size_t klen = strlen(key);
@@ -194,10 +374,12 @@ static int digest_file(const char *path, const char *key, uint64_t size,
 	uint64_t total = 0;
 	unsigned int dl = 0;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	struct source src;
+	int rc = source_open(&src, dir, key);
+	const char *path = src.path;
 
-	if (fd < 0 || ctx == NULL || buf == NULL) {
-		rc = fd < 0 ? -errno : -ENOMEM;
+	if (rc < 0 || ctx == NULL || buf == NULL) {
+		rc = rc < 0 ? rc : -ENOMEM;
 		aim_set_cause(cause, "cannot read '%s': %s", path, strerror(-rc));
 		goto out;
 	}
@@ -208,39 +390,49 @@ static int digest_file(const char *path, const char *key, uint64_t size,
 				  (unsigned long long)size);
 		EVP_DigestUpdate(ctx, hdr, (size_t)hn + 1);
 	}
-	while ((n = read(fd, buf, 1 << 20)) > 0) {
+	while ((n = source_read(&src, buf, 1 << 20)) > 0) {
 		EVP_DigestUpdate(ctx, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
 	EVP_DigestFinal_ex(ctx, d, &dl);
 	aim_hex(d, dl, hex);
-	if (n < 0 || total != size || strcmp(hex, key) != 0) {
+	if (n == -EBADMSG) {
+		aim_set_cause(cause, "'%s' is not a valid lz4 frame", path);
+		rc = -EBADMSG;
+	} else if (n < 0 || total != size || strcmp(hex, key) != 0) {
 		aim_set_cause(cause, "'%s' does not match its %s", path,
-			    total != size ? "size" : "digest");
+			    n < 0 ? "size" : total != size ? "size" : "digest");
 		rc = -EBADMSG;
 	}
 out:
-	if (fd >= 0)
-		close(fd);
+	source_close(&src);
 	EVP_MD_CTX_free(ctx);
 	free(buf);
 	return rc;
 }
 
-/* store the blocks of b that are absent, from the checked file at path */
+/* store the blocks of b that are absent, from its checked export in dir */
 static int import_blob(struct aim_cache *c, struct aim_blob *b,
-		       const char *path, char **cause)
+		       const char *dir, char **cause)
 {
 	void *buf = malloc(c->block_size);
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	struct source src;
+	int rc = source_open(&src, dir, b->key);
+	const char *path = src.path;
 
-	if (fd < 0 || buf == NULL) {
-		rc = fd < 0 ? -errno : -ENOMEM;
+	if (rc < 0 || buf == NULL) {
+		rc = rc < 0 ? rc : -ENOMEM;
 		aim_set_cause(cause, "cannot read '%s'", path);
 		goto out;
 	}
 	for (uint32_t i = 0; i < b->nblocks && rc == 0; i++) {
-		uint32_t len = block_len(c, b, i);
+		uint32_t len = block_len(c, b, i), stored;
+		/* read in order (a frame is a stream), store what is absent */
+		if ((rc = source_read_full(&src, buf, len)) < 0) {
+			aim_set_cause(cause, "cannot read block %u of '%s'", i,
+				      path);
+			break;
+		}
 		pthread_mutex_lock(&c->lock);
 		while (b->state[i] == B_FETCHING || b->state[i] == B_VERIFYING ||
 		       b->state[i] == B_EVICTING)
@@ -251,14 +443,12 @@ static int import_blob(struct aim_cache *c, struct aim_blob *b,
 		pthread_mutex_unlock(&c->lock);
 		if (!absent)
 			continue;
-		rc = aim_store_get(fd, (uint64_t)i * c->block_size, buf, len);
-		if (rc == 0)
-			rc = store_block(c, b, i, buf, len);
+		rc = store_block(c, b, i, buf, len, &stored);
 		pthread_mutex_lock(&c->lock);
 		if (rc == 0) {
 			b->state[i] = B_READY;
 			b->atime[i] = ++c->tick;
-			account_present(c, b, i);
+			account_present(c, b, i, stored);
 			evict_poke(c);
 		} else {
 			b->state[i] = B_ABSENT;
@@ -269,8 +459,7 @@ static int import_blob(struct aim_cache *c, struct aim_blob *b,
 		pthread_mutex_unlock(&c->lock);
 	}
 out:
-	if (fd >= 0)
-		close(fd);
+	source_close(&src);
 	free(buf);
 	return rc;
 }
@@ -347,10 +536,8 @@ int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
 	}
 
 	/* every blob must match its digest before anything is registered */
-	for (size_t k = 0; k < es.n && rc == 0; k++) {
-		snprintf(path, sizeof(path), "%s/blobs/%s", dir, es.v[k].key);
-		rc = digest_file(path, es.v[k].key, es.v[k].size, cause);
-	}
+	for (size_t k = 0; k < es.n && rc == 0; k++)
+		rc = digest_file(dir, es.v[k].key, es.v[k].size, cause);
 	if (rc < 0)
 		goto out;
 
@@ -388,8 +575,7 @@ int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
 		pthread_mutex_unlock(&c->lock);
 		if (!need)
 			continue;
-		snprintf(path, sizeof(path), "%s/blobs/%s", dir, e->key);
-		rc = import_blob(c, b, path, cause);
+		rc = import_blob(c, b, dir, cause);
 	}
 	if (rc == 0 && (*name = strdup(mname)) == NULL)
 		rc = -ENOMEM;

@@ -48,6 +48,9 @@ static const char *migrations[] = {
 	/* 1 -> 2: why a pull failed; eviction walks blocks by age */
 	"ALTER TABLE models ADD COLUMN failed TEXT;"
 	"CREATE INDEX blocks_atime ON blocks(atime);",
+	/* 2 -> 3: blocks may be lz4 (codec 1, stored_len its size in the
+	 * slot); a store holding them must not open in an older aimfs */
+	"UPDATE blocks SET stored_len=len WHERE codec=0;",
 };
 
 static int sqlerr(struct aim_index *ix, int rc, const char *what)
@@ -162,7 +165,7 @@ int aim_index_open(const char *path, struct aim_index **out, char **cause)
 	if ((rc = prepare(ix,
 			  "INSERT OR REPLACE INTO blocks(blob_id, idx, len,"
 			  " codec, stored_len, sum, atime)"
-			  " VALUES(?, ?, ?, 0, ?, ?, ?)",
+			  " VALUES(?, ?, ?, ?, ?, ?, ?)",
 			  &ix->block_put)) < 0 ||
 	    (rc = prepare(ix,
 			  "SELECT sum FROM blocks WHERE blob_id=? AND idx=?",
@@ -428,20 +431,25 @@ int aim_index_each_file(struct aim_index *ix,
 
 int aim_index_each_block(struct aim_index *ix,
 			 int (*cb)(void *, int64_t blob_id, uint32_t idx,
-				   uint32_t len, int64_t atime),
+				   uint32_t len, int codec, uint32_t stored,
+				   int64_t atime),
 			 void *arg)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(ix, "SELECT blob_id, idx, len, atime FROM blocks",
+	if ((rc = prepare(ix,
+			  "SELECT blob_id, idx, len, codec, stored_len, atime"
+			  " FROM blocks",
 			  &st)) < 0)
 		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rc = cb(arg, sqlite3_column_int64(st, 0),
 			(uint32_t)sqlite3_column_int64(st, 1),
 			(uint32_t)sqlite3_column_int64(st, 2),
-			sqlite3_column_int64(st, 3));
+			sqlite3_column_int(st, 3),
+			(uint32_t)sqlite3_column_int64(st, 4),
+			sqlite3_column_int64(st, 5));
 		if (rc < 0)
 			break;
 	}
@@ -503,7 +511,8 @@ int aim_index_blob_delete(struct aim_index *ix, int64_t id)
 }
 
 int aim_index_block_put(struct aim_index *ix, int64_t blob_id, uint32_t idx,
-			uint32_t len, const unsigned char sum[32])
+			uint32_t len, int codec, uint32_t stored,
+			const unsigned char sum[32])
 {
 	sqlite3_stmt *st = ix->block_put;
 	int rc;
@@ -511,9 +520,10 @@ int aim_index_block_put(struct aim_index *ix, int64_t blob_id, uint32_t idx,
 	sqlite3_bind_int64(st, 1, blob_id);
 	sqlite3_bind_int64(st, 2, idx);
 	sqlite3_bind_int64(st, 3, len);
-	sqlite3_bind_int64(st, 4, len);
-	sqlite3_bind_blob(st, 5, sum, 32, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int(st, 4, codec);
+	sqlite3_bind_int64(st, 5, stored);
+	sqlite3_bind_blob(st, 6, sum, 32, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)time(NULL));
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : sqlerr(ix, rc, "block put");

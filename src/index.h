@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define AIM_INDEX_SCHEMA 2
+#define AIM_INDEX_SCHEMA 3
 
 struct aim_index;
 
@@ -74,9 +74,11 @@ int aim_index_each_file(struct aim_index *ix,
 			int (*cb)(void *, int64_t model_id, const char *path,
 				  int64_t blob_id),
 			void *arg);
+/* codec is enum aim_codec; stored the bytes the block takes in its slot */
 int aim_index_each_block(struct aim_index *ix,
 			 int (*cb)(void *, int64_t blob_id, uint32_t idx,
-				   uint32_t len, int64_t atime),
+				   uint32_t len, int codec, uint32_t stored,
+				   int64_t atime),
 			 void *arg);
 
 int aim_index_model_set_pinned(struct aim_index *ix, int64_t id, int pinned);
@@ -87,8 +89,10 @@ int aim_index_model_delete(struct aim_index *ix, int64_t id);
 /* remove a blob and every block row of it */
 int aim_index_blob_delete(struct aim_index *ix, int64_t id);
 
+/* sum is the SHA-256 of the len uncompressed bytes, whatever the codec */
 int aim_index_block_put(struct aim_index *ix, int64_t blob_id, uint32_t idx,
-			uint32_t len, const unsigned char sum[32]);
+			uint32_t len, int codec, uint32_t stored,
+			const unsigned char sum[32]);
 /* -ENOENT if the block is not recorded */
 int aim_index_block_sum(struct aim_index *ix, int64_t blob_id, uint32_t idx,
 			unsigned char sum[32]);

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ctl.h"
 
@@ -13,18 +14,26 @@ static int exec_export(struct ctl_ctx *ctx, int argc, char **argv)
 {
 	json_t *resp;
 	char *dir;
-	int rc;
+	int rc, compress = 0;
 
-	if (argc != 3)
+	/* export [--compress] NAME DIR */
+	if (argc > 1 && strcmp(argv[1], "--compress") == 0) {
+		compress = 1;
+		argc--;
+		argv++;
+	}
+	if (argc != 3 || argv[1][0] == '-')
 		return ctl_usage(&cmd_export);
 	if ((dir = ctl_abspath(argv[2])) == NULL)
 		return 1;
 	rc = ctl_request(ctx,
-			 json_pack("{s:s, s:s, s:s}", "cmd", "export", "name",
-				   argv[1], "dir", dir),
+			 json_pack("{s:s, s:s, s:s, s:b}", "cmd", "export",
+				   "name", argv[1], "dir", dir, "compress",
+				   compress),
 			 &resp, NULL, NULL);
 	if (rc == 0) {
-		printf("exported %s to %s\n", argv[1], dir);
+		printf("exported %s to %s%s\n", argv[1], dir,
+		       compress ? " (lz4 frames)" : "");
 		json_decref(resp);
 	}
 	free(dir);
@@ -53,7 +62,7 @@ static int exec_import(struct ctl_ctx *ctx, int argc, char **argv)
 }
 
 const struct ctl_cmd cmd_export = {
-	"export", "export NAME DIR              write a complete model to DIR",
+	"export", "export [--compress] NAME DIR write a complete model to DIR",
 	exec_export
 };
 const struct ctl_cmd cmd_import = {

@@ -42,7 +42,13 @@ static int exec_status(struct ctl_ctx *ctx, int argc, char **argv)
 	       json_string_value(json_object_get(st, "store")));
 	line_int(st, "models", "models:");
 	line_size(st, "cached_bytes", "cached:");
+	line_size(st, "stored_bytes", "stored:");
 	line_size(st, "disk_bytes", "on disk:");
+	printf("%-16s %.1f%% saved by lz4 (%lld blocks, compress=%s)\n",
+	       "compression:",
+	       100.0 * json_real_value(json_object_get(st, "compression_saving")),
+	       (long long)json_integer_value(json_object_get(st, "lz4_blocks")),
+	       json_string_value(json_object_get(st, "compress")));
 	line_size(st, "cache_limit", "limit:");
 	line_size(st, "low_watermark", "evict down to:");
 	line_size(st, "pinned_bytes", "pinned:");

@@ -45,7 +45,8 @@ int main(int argc, char **argv)
 	const struct unit_test *tables[] = { util_tests,  uri_tests,
 					     block_tests, index_tests,
 					     store_tests, layout_tests,
-					     sigv4_tests, s3xml_tests };
+					     sigv4_tests, s3xml_tests,
+					     codec_tests };
 	int passed = 0, failed = 0;
 
 	aim_log_open("unit", 0);

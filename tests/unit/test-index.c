@@ -12,9 +12,21 @@
 #include "src/index.h"
 
 static int count_blocks(void *arg, int64_t blob, uint32_t idx, uint32_t len,
-			int64_t atime)
+			int codec, uint32_t stored, int64_t atime)
 {
 	(*(int *)arg)++;
+	return 0;
+}
+
+/* the codec and stored length of the last block seen */
+static int last_block(void *arg, int64_t blob, uint32_t idx, uint32_t len,
+		      int codec, uint32_t stored, int64_t atime)
+{
+	uint32_t *v = arg;
+
+	v[0] = (uint32_t)codec;
+	v[1] = stored;
+	v[2] = len;
 	return 0;
 }
 
@@ -57,7 +69,7 @@ static void roundtrip(void)
 	CHECK(aim_index_model_insert(ix, &m, &mid) == -EEXIST);
 
 	memset(sum, 7, sizeof(sum));
-	CHECK(aim_index_block_put(ix, b1, 0, 100, sum) == 0);
+	CHECK(aim_index_block_put(ix, b1, 0, 100, 1, 40, sum) == 0);
 	CHECK(aim_index_block_sum(ix, b1, 0, got) == 0 &&
 	      memcmp(sum, got, 32) == 0);
 	CHECK(aim_index_block_sum(ix, b1, 1, got) == -ENOENT);
@@ -67,6 +79,9 @@ static void roundtrip(void)
 	/* reopen: everything is still there */
 	CHECK(aim_index_open(path, &ix, &cause) == 0);
 	CHECK(aim_index_each_block(ix, count_blocks, &n) == 0 && n == 1);
+	uint32_t cs[3] = { 0, 0, 0 };
+	CHECK(aim_index_each_block(ix, last_block, cs) == 0 && cs[0] == 1 &&
+	      cs[1] == 40 && cs[2] == 100);
 	n = 0;
 	CHECK(aim_index_each_file(ix, count_files, &n) == 0 && n == 1);
 	CHECK(aim_index_block_drop(ix, b1, 0) == 0);
@@ -113,7 +128,7 @@ static void garbage_file(void)
 }
 
 /* a store written by version 1 of the schema opens, keeps its data, and
- * gains what version 2 adds */
+ * gains what versions 2 and 3 add */
 static void migrate_v1(void)
 {
 	const char *dir = unit_tmpdir();
@@ -151,15 +166,20 @@ static void migrate_v1(void)
 		      "  'c0ffee', 1, 2, 1);"
 		      "INSERT INTO blobs VALUES(1, 'aa', 10, NULL, NULL, NULL);"
 		      "INSERT INTO files VALUES(1, 'f', 1);"
-		      "INSERT INTO blocks VALUES(1, 0, 10, 0, 10, x'00', 5);",
+		      "INSERT INTO blocks VALUES(1, 0, 10, 0, 0, x'00', 5);",
 		      NULL, NULL, NULL) == SQLITE_OK);
 	sqlite3_close(db);
 	CHECK(aim_index_open(path, &ix, &cause) == 0);
 	if (ix == NULL)
 		return;
-	CHECK(aim_index_meta_get(ix, "schema", &v) == 0 && atoi(v) == 2);
+	CHECK(aim_index_meta_get(ix, "schema", &v) == 0 &&
+	      atoi(v) == AIM_INDEX_SCHEMA);
 	free(v);
 	CHECK(aim_index_each_block(ix, count_blocks, &n) == 0 && n == 1);
+	/* the old raw block reads as raw, its stored length its length */
+	uint32_t cs[3] = { 9, 0, 0 };
+	CHECK(aim_index_each_block(ix, last_block, cs) == 0 && cs[0] == 0 &&
+	      cs[1] == 10);
 	/* the new column works */
 	CHECK(aim_index_model_set_failed(ix, 1, "boom") == 0);
 	CHECK(aim_index_model_set_pinned(ix, 1, 0) == 0);
