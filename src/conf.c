@@ -21,7 +21,7 @@ void aim_conf_init(struct aim_conf *c)
 	c->block_size = AIM_DEFAULT_BLOCK_SIZE;
 	c->auto_add = -1; /* follows offline unless set */
 	c->log_level = LOG_NOTICE;
-	c->fetch_timeout = 30;
+	c->fetch_timeout = 20;
 	c->connect_timeout = 10;
 	c->negative_timeout = 60;
 	c->fetch_threads = 16;
