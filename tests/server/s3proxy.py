@@ -6,7 +6,8 @@ Run:
         [--port 0] [--port-file FILE] [--log FILE]
         --cred AKID:SECRET[:SESSIONTOKEN] [--cred ...]
         [--region us-east-1] [--allow-anonymous BUCKET ...]
-        [--max-skew SECONDS] [--strict-encoding] [--raw] [--verbose]
+        [--max-skew SECONDS] [--strict-encoding] [--max-keys N] [--raw]
+        [--verbose]
 
 Every request (any method; path, query, headers and body) is checked and then
 forwarded to the upstream S3 server (s3rver); the answer (status, headers,
@@ -65,6 +66,12 @@ Authentication (header-based AWS Signature Version 4 only):
   x-amz-security-token, and (for signed requests) an Authorization header
   naming s3rver's built-in S3RVER key (s3rver does not check V4 signatures;
   this proxy does).
+
+Listing pages (--max-keys N): a ListObjectsV2 request (GET on a bucket with
+  list-type=2) is forwarded upstream with max-keys at most N, so that a
+  client must follow continuation tokens after N objects, not only after
+  S3's 1000 (S3 too may return fewer keys than asked for).  The client's
+  signature is checked over the query it sent.
 
 s3rver fix-ups (disable with --raw), so that clients see real S3 behaviour:
   Range: bytes=-N (suffix)      s3rver serves bytes 0..N: the proxy asks
@@ -336,6 +343,7 @@ class State:
         self.allow_anon = set(args.allow_anonymous or [])
         self.max_skew = args.max_skew
         self.raw = args.raw
+        self.max_keys = args.max_keys
         self.strict_encoding = args.strict_encoding
         self.log_lock = threading.Lock()
         self.log = open(args.log, "a", buffering=1) if args.log else None
@@ -817,7 +825,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def forward(self, up_path, raw_query, path, body, blen, auth, entry):
         st = self.state
-        up_url = up_path + ("?" + raw_query if raw_query else "")
+        up_query = raw_query
+        if st.max_keys and self.command == "GET" and "/" not in path.strip("/"):
+            pairs = raw_query.split("&") if raw_query else []
+            if "list-type=2" in pairs:
+                keep = [p for p in pairs if p.partition("=")[0] != "max-keys"]
+                asked = [p.partition("=")[2] for p in pairs if p.partition("=")[0] == "max-keys"]
+                n = st.max_keys
+                if asked and asked[0].isdigit():
+                    n = min(n, int(asked[0]))
+                up_query = "&".join(keep + ["max-keys=%d" % n])
+        up_url = up_path + ("?" + up_query if up_query else "")
         has_body = body is not None or self.command in ("PUT", "POST")
         method = self.command
         parts = path.lstrip("/").split("/", 1)
@@ -1088,6 +1106,8 @@ def main(argv=None):
     ap.add_argument("--strict-encoding", action="store_true",
                     help="refuse signed requests whose wire path/query is not in the "
                          "strict SigV4 URI encoding")
+    ap.add_argument("--max-keys", type=int, default=0, metavar="N",
+                    help="cap ListObjectsV2 pages at N keys (default: upstream's 1000)")
     ap.add_argument("--raw", action="store_true",
                     help="no s3rver fix-ups (Range/conditional emulation)")
     ap.add_argument("--verbose", action="store_true")
