@@ -1,7 +1,8 @@
 #!/bin/bash
 # https:// sources against nginx: lazy ranged reads over TLS (verified with
-# ca_file, refused without it), a server without Range support read whole
-# once, a file changed upstream refused instead of mixed, clear errors.
+# ca_file, refused without it), a TLS server without Range support read
+# whole once, a file changed upstream refused instead of mixed, clear
+# errors for a missing file (404) and an unreachable host.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/www/models" "$T/plain/models"
@@ -15,9 +16,11 @@ cp "$T/www/models/tiny-q4.gguf" "$T/plain/models/tiny-q4.gguf"
 ORIGIN=$top_srcdir/tests/server/nginx-origin.sh
 at_exit '"$ORIGIN" stop "$T/ng-tls" >/dev/null 2>&1; "$ORIGIN" stop "$T/ng-plain" >/dev/null 2>&1'
 "$ORIGIN" start "$T/www" "$T/ng-tls" --tls >/dev/null || fail "nginx (tls)"
-"$ORIGIN" start "$T/plain" "$T/ng-plain" --no-ranges >/dev/null || fail "nginx (no ranges)"
+# the server without Range support is TLS too, with the same CA (one ca_file)
+mkdir -p "$T/ng-plain" && cp -r "$T/ng-tls/tls" "$T/ng-plain/tls"
+"$ORIGIN" start "$T/plain" "$T/ng-plain" --no-ranges --tls >/dev/null || fail "nginx (no ranges)"
 tls=https://127.0.0.1:$(cat "$T/ng-tls/port")/models/tiny-q4.gguf
-plain=http://127.0.0.1:$(cat "$T/ng-plain/port")/models/tiny-q4.gguf
+plain=https://127.0.0.1:$(cat "$T/ng-plain/port")/models/tiny-q4.gguf
 nginx_bytes() { "$PY" -c '
 import json, sys
 print(sum(json.loads(l)["bytes"] for l in open(sys.argv[1]) if json.loads(l)["method"] == "GET"))' "$1/access.log"; }
@@ -54,7 +57,21 @@ cmp "$MNT/lm/plain/tiny-q4.gguf" "$T/plain/models/tiny-q4.gguf" || fail "no-rang
 got=$(( $(nginx_bytes "$T/ng-plain") - before ))
 size=$(stat -c %s "$T/plain/models/tiny-q4.gguf")
 [ "$got" -eq "$size" ] || fail "no-range server sent $got bytes for a $size-byte file"
-ok "no Range support: the file is fetched whole once ($got bytes) and served"
+ok "no Range support (over TLS): the file is fetched whole once ($got bytes) and served"
+
+# clear one-line errors: a missing file, a host nobody listens on
+missing=https://127.0.0.1:$(cat "$T/ng-tls/port")/models/missing.gguf
+ctl add "$missing" --name lm/missing 2>"$T/err" && fail "a missing file was registered"
+[ "$(wc -l <"$T/err")" -eq 1 ] || fail "404: $(cat "$T/err")"
+grep -q "$missing: not found" "$T/err" || fail "404: $(cat "$T/err")"
+start=$(date +%s%N)
+ctl add https://127.0.0.1:9/models/x.gguf --name lm/gone 2>"$T/err" && fail "an unreachable host was registered"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+[ "$(wc -l <"$T/err")" -eq 1 ] || fail "unreachable: $(cat "$T/err")"
+grep -q "cannot reach https://127.0.0.1:9/models/x.gguf" "$T/err" || fail "unreachable: $(cat "$T/err")"
+[ "$ms" -le 8000 ] || fail "the unreachable host took $ms ms (fetch_timeout 5 s)"
+ctl list | grep -q "lm/missing\|lm/gone" && fail "a failed add is listed"
+ok "https errors: '$(cat "$T/err")' in $ms ms; a 404 is 'not found'"
 
 # changed upstream: refused, never mixed
 part=https://127.0.0.1:$(cat "$T/ng-tls/port")/models/part.gguf
