@@ -48,6 +48,22 @@ setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL_BIN" --socket "$SOCK" l
 grep -q "Permission denied" "$T/err" || fail "other user: $(cat "$T/err")"
 ok "socket is 0600 (another user is refused) and failures registered nothing"
 
+# past the file mode: with the socket and its directory open to all, the
+# daemon itself refuses another uid (SO_PEERCRED) and says so in its log
+chmod 711 "$T"
+chmod 666 "$SOCK"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL_BIN" --socket "$SOCK" list >"$T/out" 2>"$T/err"
+rc=$?
+chmod 700 "$T"
+chmod 600 "$SOCK"
+[ "$rc" -eq 1 ] || fail "another user through a 0666 socket: exit $rc: $(cat "$T/out" "$T/err")"
+[ "$(wc -l <"$T/err")" -eq 1 ] || fail "other user: $(cat "$T/err")"
+grep -q "Permission denied" "$T/err" && fail "the file mode, not the daemon, refused: $(cat "$T/err")"
+[ -s "$T/out" ] && fail "another user got an answer: $(cat "$T/out")"
+grep -q "control: refused a connection from uid 65534" "$DLOG" || fail "no log line for the refused uid"
+ctl list | grep -q demo/tiny || fail "the owner is refused after another user tried"
+ok "through a 0666 socket the daemon refuses uid 65534 ($(cat "$T/err")) and logs it"
+
 stop_daemon
 "$CTL_BIN" --store "$STORE" list | grep -q "demo/tiny" || fail "--store list"
 "$CTL_BIN" --store "$STORE" --json status | "$PY" -c 'import json,sys; s=json.load(sys.stdin); assert s["models"] == 1, s' || fail "--store status"
