@@ -1,25 +1,39 @@
 #!/bin/bash
 # HF_TOKEN opens gated repos; it goes to the Hub only, never to the CDN the
-# Hub redirects to, and never into the log, even at debug level.
+# Hub redirects to (a second server on another host, 127.0.0.2, that
+# answers 400 to any Authorization), and never into the log, even at
+# debug level.
 . "$(dirname "$0")/lib.sh"
 
 TOKEN=hf_TopSecretToken123
 make_model secret model -- --size 8M
-start_hub --gated secret/model --token "$TOKEN"
+# the CDN: a fake Hub of its own on 127.0.0.2, serving /cdn/ blobs
+CDNLOG=$T/cdn.log
+"$PY" "$SERVER_DIR/fakehub.py" --root "$T/repos" --host 127.0.0.2 --port-file "$T/cdn.port" \
+	--log "$CDNLOG" 2>>"$T/cdn.err" &
+CDN_PID=$!
+at_exit 'kill -TERM $CDN_PID 2>/dev/null; wait_gone $CDN_PID 5'
+wait_for 20 '[ -s "$T/cdn.port" ]' || fail "the CDN did not start: $(cat "$T/cdn.err")"
+CDN=http://127.0.0.2:$(cat "$T/cdn.port")
+start_hub --gated secret/model --token "$TOKEN" --cdn-base "$CDN"
 HF_TOKEN=$TOKEN start_daemon -d -o model=hf://secret/model
 f=$MNT/secret/model/model.safetensors
 cmp "$f" "$(src secret model model.safetensors)" || fail "gated read"
 cmp "$MNT/secret/model/config.json" "$(src secret model config.json)" || fail "config"
 ok "gated repo readable with HF_TOKEN"
 
-"$PY" - "$HUBLOG" <<'PYEOF' || fail "authorization sent to the CDN"
+"$PY" - "$HUBLOG" "$CDNLOG" <<'PYEOF' || fail "authorization sent to the CDN"
 import json, sys
-cdn = [json.loads(l) for l in open(sys.argv[1])]
-cdn = [d for d in cdn if d["path"].startswith("/cdn/")]
-assert cdn, "no CDN request"
-assert not any(d["auth"] or d["status"] == 400 for d in cdn), cdn
+hub = [json.loads(l) for l in open(sys.argv[1])]
+cdn = [json.loads(l) for l in open(sys.argv[2])]
+# the content came from the other host, which never saw Authorization
+assert any(d["path"].startswith("/cdn/") and d["status"] in (200, 206) for d in cdn), cdn
+assert not any(d["auth"] or d["status"] == 400 for d in cdn), [d for d in cdn if d["auth"]][:3]
+assert not any(d["path"].startswith("/cdn/") for d in hub), "CDN requests reached the Hub"
+# while the Hub did get the token (the gated repo needs it)
+assert any(d["auth"] and "/resolve/" in d["path"] for d in hub), hub
 PYEOF
-ok "the token never reaches the CDN"
+ok "the token goes to the Hub and never to the CDN on 127.0.0.2 ($(wc -l <"$CDNLOG") CDN requests)"
 
 stop_daemon
 grep -q "fuse: " "$DLOG" || fail "debug log not captured"

@@ -2,7 +2,7 @@
 """Fake Hugging Face Hub (API + resolve + CDN) for aimfs tests.
 
 Run:
-    /usr/bin/python3 tests/server/fakehub.py --root DIR [--port 0]
+    /usr/bin/python3 tests/server/fakehub.py --root DIR [--host 127.0.0.1] [--port 0]
         [--port-file FILE] [--log FILE] [--cdn-base URL] [--token TOKEN]
         [--gated org/name ...] [--page-size N] [--lfs-threshold BYTES] [--verbose]
 
@@ -890,6 +890,9 @@ def parse_size(text):
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Fake Hugging Face Hub for aimfs tests.")
     ap.add_argument("--root", required=True, help="ROOT/<org>/<name>/<revname>/files")
+    ap.add_argument("--host", default="127.0.0.1",
+                    help="loopback address to listen on (e.g. 127.0.0.2 for a CDN "
+                         "on another host)")
     ap.add_argument("--port", type=int, default=0, help="0 = any free port")
     ap.add_argument("--port-file", help="write the bound port here (atomically)")
     ap.add_argument("--log", help="append JSON request log lines here")
@@ -913,7 +916,7 @@ def main(argv=None):
     Handler.state = State(args.log)
     Handler.verbose = args.verbose
     Handler.rate = args.rate
-    server = Server(("127.0.0.1", args.port), Handler)
+    server = Server((args.host, args.port), Handler)
     port = server.server_address[1]
 
     if args.port_file:
@@ -922,7 +925,7 @@ def main(argv=None):
             f.write("%d\n" % port)
         os.replace(tmp, args.port_file)
     if args.verbose:
-        sys.stderr.write("fakehub: listening on 127.0.0.1:%d\n" % port)
+        sys.stderr.write("fakehub: listening on %s:%d\n" % (args.host, port))
 
     def on_signal(signum, frame):
         STOPPING.set()
