@@ -22,42 +22,67 @@ read_block() {
 }
 head -c 10 "$f" >/dev/null # the CDN URL is resolved once
 blk=3
+# fired KIND: the hub logged the injected KIND once more than before the
+# read (FIRED holds the count), and no fault is left queued
+FIRED=0
+fault_count() { "$PY" -c '
+import json, sys
+print(sum(1 for l in open(sys.argv[1]) if json.loads(l).get("fault") == sys.argv[2]))' "$HUBLOG" "$1"; }
+fired() {
+	local n
+	n=$(fault_count "$1")
+	[ "$n" -eq $((FIRED + 1)) ] || fail "$1: the fault fired $((n - FIRED)) times, want once"
+	[ "$(curl -fsS "$HUB/_fault")" = "[]" ] || fail "$1: faults left queued: $(curl -sS "$HUB/_fault")"
+}
 
 for kind in 500 502 503 reset short full200 badrange; do
+	FIRED=$(fault_count "$kind")
 	hub_fault "{\"kind\": \"$kind\", \"match\": \"/cdn/\"}"
 	start=$(date +%s%N)
 	read_block || fail "$kind: read failed: $(cat "$T/err")"
 	ms=$(( ($(date +%s%N) - start) / 1000000 ))
-	ok "$kind: right bytes after a retry ($ms ms)"
+	fired "$kind"
+	ok "$kind: fired once, right bytes after a retry ($ms ms)"
 done
 
+FIRED=$(fault_count 429)
 hub_fault '{"kind": "429", "match": "/cdn/"}'
 start=$(date +%s%N)
 read_block || fail "429: $(cat "$T/err")"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
+fired 429
 [ "$ms" -ge 1000 ] || fail "429 with Retry-After: 1 was retried after $ms ms"
 ok "429: Retry-After honoured (${ms} ms), right bytes"
 
+FIRED=$(fault_count stall)
 hub_fault '{"kind": "stall", "match": "/cdn/"}'
 start=$(date +%s%N)
 read_block || fail "stall: $(cat "$T/err")"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
+fired stall
+# no byte for a third of fetch_timeout (8 s) is a stall: well under 5 s
+[ "$ms" -lt 5000 ] || fail "the stall held the read for $ms ms"
 ok "stalled body: abandoned and retried ($ms ms), right bytes"
 
 resolves=$(hub_sum count '/resolve/')
+FIRED=$(fault_count expire)
 hub_fault '{"kind": "expire", "match": "/cdn/"}'
 read_block || fail "expire: $(cat "$T/err")"
+fired expire
 [ "$(hub_sum count '/resolve/')" -eq $((resolves + 1)) ] || fail "the expired URL was not resolved again"
 ok "an expired CDN URL (403) is resolved again once"
 
 # a fault that never ends: EIO within the bound, then normal service
+FIRED=$(fault_count 503)
 hub_fault '{"kind": "503", "count": 1000, "match": "/cdn/"}'
 start=$(date +%s%N)
 read_block && fail "a read through endless 503s succeeded"
 grep -q "Input/output error" "$T/err" || fail "want EIO: $(cat "$T/err")"
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 [ "$ms" -le 12000 ] || fail "EIO after $ms ms (fetch_timeout 8 s)"
+[ "$(fault_count 503)" -ge $((FIRED + 5)) ] || fail "endless 503: only $(($(fault_count 503) - FIRED)) fired"
 hub_fault '{"kind": "clear"}'
+[ "$(curl -fsS "$HUB/_fault")" = "[]" ] || fail "the fault queue is not empty after clear"
 read_block || fail "after the faults: $(cat "$T/err")"
 ok "endless 503: EIO after $ms ms (fetch_timeout=8), then served again"
 
