@@ -920,21 +920,47 @@ struct s3_collect {
 	char **cause;
 };
 
+/*
+ * An object key as it may be printed: control characters and backslashes
+ * as C escapes (a key must not break the one-line error or reach a
+ * terminal raw), cut at about 300 bytes.
+ */
+static const char *printable_key(const char *k, char *out, size_t len)
+{
+	size_t o = 0;
+
+	/* room for one escape (4), "..." and the NUL */
+	for (; *k && o + 8 < len && o < 300; k++) {
+		unsigned char ch = (unsigned char)*k;
+		if (ch == '\\' || ch == '\n' || ch == '\t') {
+			out[o++] = '\\';
+			out[o++] = ch == '\n' ? 'n' : ch == '\t' ? 't' : '\\';
+		} else if (ch < 0x20 || ch == 0x7f) {
+			o += (size_t)snprintf(out + o, len - o, "\\x%02x", ch);
+		} else {
+			out[o++] = (char)ch;
+		}
+	}
+	snprintf(out + o, len - o, "%s", *k ? "..." : "");
+	return out;
+}
+
 static int s3_collect(void *arg, const struct aim_s3_entry *e)
 {
 	struct s3_collect *sc = arg;
 	const char *rel = e->key + sc->skip, *why;
-	char key[72], id[2200];
+	char key[72], id[2200], safe[320];
 
 	if (rel[0] == '\0' || rel[strlen(rel) - 1] == '/')
 		return 0; /* the prefix itself, or a "directory" marker */
 	if (aim_path_check(rel, &why) < 0) {
-		aim_set_cause(sc->cause, "refusing object key '%s': %s", e->key,
-			    why);
+		aim_set_cause(sc->cause, "refusing object key '%s': %s",
+			    printable_key(e->key, safe, sizeof(safe)), why);
 		return -EPROTO;
 	}
 	if (e->etag == NULL || e->etag[0] == '\0') {
-		aim_set_cause(sc->cause, "object '%s' has no ETag", e->key);
+		aim_set_cause(sc->cause, "object '%s' has no ETag",
+			    printable_key(e->key, safe, sizeof(safe)));
 		return -EPROTO;
 	}
 	snprintf(id, sizeof(id), "s3://%s/%s", sc->bucket, e->key);
