@@ -220,7 +220,7 @@ start_s3() {
 	node --openssl-legacy-provider "$s3rver" -d "$T/s3data" -a 127.0.0.1 -p 0 \
 		--silent --no-vhost-buckets >"$T/s3rver.out" 2>"$T/s3rver.err" &
 	S3RVER_PID=$!
-	wait_for 20 'grep -q "listening on" "$T/s3rver.out" || ! kill -0 $S3RVER_PID 2>/dev/null'
+	wait_for 20 'grep -qs "listening on" "$T/s3rver.out" || ! kill -0 $S3RVER_PID 2>/dev/null'
 	local up
 	up=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$T/s3rver.out" | head -n1)
 	[ -n "$up" ] || fail "s3rver did not start: $(cat "$T/s3rver.err")"

@@ -114,6 +114,11 @@ Test control (never signed, faulted or counted; bucket names cannot start
 with "_", so these never clash with S3 paths):
   POST /_fault {"kind": K, "count": N, "match": "path substring"}  queue faults
   POST /_fault {"kind": "clear"}                                   drop them all
+  POST /_listing {"bucket": B, "body": "raw XML"}  every ListObjectsV2 of
+                 bucket B (after the signature check) answers 200 with
+                 exactly that body (a hostile or broken store: keys S3
+                 allows but s3rver cannot store, duplicates); body null
+                 restores it.  Such answers are logged with "listing": true
   GET  /_fault                                                     list the queue
   GET  /_stats  -> {"requests": n, "verified": n, "rejected": n,
                     "anonymous": n, "bytes": n}
@@ -328,6 +333,7 @@ class State:
     def __init__(self, args):
         self.lock = threading.Lock()
         self.faults = []
+        self.listings = {}   # bucket -> raw ListObjectsV2 body (hostile tests)
         self.requests = 0
         self.verified = 0
         self.rejected = 0
@@ -495,7 +501,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 break
         up_path = ("/" + vbucket + raw_path) if vbucket else raw_path
         path = urllib.parse.unquote(up_path, errors="replace")
-        control = vbucket is None and raw_path in ("/_fault", "/_stats")
+        control = vbucket is None and raw_path in ("/_fault", "/_stats", "/_listing")
 
         try:
             body, blen, bsha = self.read_body()
@@ -534,6 +540,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 entry["fault"] = fault
                 self.send_own(self.fault_resp(fault), entry, False)
                 return
+            bucket = path.strip("/")
+            if self.command == "GET" and "/" not in bucket and \
+                    "list-type=2" in (raw_query or "").split("&"):
+                with st.lock:
+                    raw = st.listings.get(bucket)
+                if raw is not None:
+                    entry["listing"] = True
+                    self.send_own(Resp(200, [("Content-Type", "application/xml")],
+                                       raw.encode("utf-8")), entry, False)
+                    return
             self.forward(up_path, raw_query, path, body, blen, auth, entry)
         finally:
             if body is not None:
@@ -566,6 +582,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path == "/_fault" and self.command in ("GET", "HEAD"):
             with st.lock:
                 return json_resp(200, [dict(f) for f in st.faults])
+        if path == "/_listing" and self.command == "POST":
+            try:
+                req = json.loads(body or b"{}")
+                bucket = str(req["bucket"])
+                raw = req.get("body")
+                if raw is not None and not isinstance(raw, str):
+                    raise TypeError("body")
+            except (ValueError, KeyError, AttributeError, TypeError):
+                return json_resp(400, {"error": "bad JSON listing request"})
+            with st.lock:
+                if raw is None:
+                    st.listings.pop(bucket, None)
+                else:
+                    st.listings[bucket] = raw
+            return json_resp(200, {"ok": True})
         if path == "/_fault" and self.command == "POST":
             try:
                 req = json.loads(body or b"{}")
