@@ -380,8 +380,14 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 		free(cause);
 		cause = NULL;
 		aim_store_drop(fd, off, len);
-		if (evict_free_some(c, 2ULL * c->block_size + len) > 0)
+		uint64_t freed = evict_free_some(c, 2ULL * c->block_size + len);
+		if (freed > 0) {
+			aim_log(LOG_NOTICE,
+				"disk full before the store's limit: evicted "
+				"%llu bytes for block %u of '%s'",
+				(unsigned long long)freed, i, blob_name(b));
 			rc = fetch_from_source(c, b, off, len, fd, &cause);
+		}
 	}
 	/* served from here on; recorded once the committer synced it */
 	if (rc == 0 && (rc = seal_block(c, b, i, fd, sum, stored)) == 0)
