@@ -1,7 +1,8 @@
 #!/bin/bash
 # A store on a small filesystem (a 32 MiB tmpfs): a model larger than the
-# filesystem reads right (eviction makes room as it goes); when the disk is
-# full and only pinned data is left, a read gets EIO and a clear log line,
+# filesystem reads right (eviction makes room as it goes); when the disk
+# fills (with junk) before the store's limit, ENOSPC evicts unpinned blocks
+# and the read succeeds; when the disk is full and only pinned data is left, a read gets EIO and a clear log line,
 # the pinned model stays whole and verified, and once space comes back
 # reads work again.
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +22,39 @@ cmp "$MNT/demo/big/model.safetensors" "$(src demo big model.safetensors)" ||
 used=$(du -s --block-size=1 "$STORE/blobs" | cut -f1)
 [ "$used" -le $((32 << 20)) ] || fail "store uses $used bytes"
 ok "a 48 MiB model reads right from a store on a 32 MiB filesystem ($used bytes used)"
+
+# the disk fills before the limit does: with cache_size=30M and 14 MiB
+# held, junk takes every free byte of the filesystem; new blocks get
+# ENOSPC, unpinned blocks are evicted to make room, and the reads succeed
+stop_daemon
+start_daemon -o block_size=1M,cache_size=30M,prefetch_window=0 # one fetch at a time
+ctl evict --to 14M >/dev/null || fail "evict --to 14M"
+drop_caches
+full_before=$(grep -c "store full" "$DLOG")
+ix_before=$(grep -c "index: " "$DLOG")
+# every free byte but 256 KiB: less than a block, and room for the
+# index's journal (SQLite cannot delete a row on a disk with 0 bytes free)
+dd if=/dev/zero of="$T/small/junk" bs=1M status=none 2>/dev/null
+truncate -s -256K "$T/small/junk"
+free=$(( $(stat -f -c '%a * %S' "$T/small") ))
+[ "$free" -le $((256 << 10)) ] || fail "the filesystem has $free bytes free"
+used=$(ctl --json status | "$PY" -c 'import json, sys; s = json.load(sys.stdin); print(s["cached_bytes"] if s["cache_limit"] == 30 << 20 else -1)')
+[ "$used" -ge 0 ] && [ "$used" -le $((14 << 20)) ] || fail "the store holds $used bytes (-1: the limit is not 30M), want at most 14 MiB"
+dd if="$MNT/demo/big/model.safetensors" bs=1M count=4 of="$T/blk" status=none 2>"$T/err" ||
+	fail "a read with evictable data on a full disk: $(cat "$T/err")"
+dd if="$(src demo big model.safetensors)" bs=1M count=4 status=none | cmp - "$T/blk" ||
+	fail "wrong bytes after making room"
+grep -q "disk full before the store's limit: evicted [0-9]* bytes for block" "$DLOG" ||
+	fail "no log line for the eviction on ENOSPC"
+[ "$(grep -c "store full" "$DLOG")" -eq "$full_before" ] || fail "a 'store full' line: $(grep "store full" "$DLOG" | tail -n1)"
+[ "$(grep -c "index: " "$DLOG")" -eq "$ix_before" ] || fail "an index error: $(grep "index: " "$DLOG" | tail -n1)"
+cmp "$MNT/demo/pin/model.safetensors" "$(src demo pin model.safetensors)" || fail "pinned model after ENOSPC"
+ctl verify >/dev/null || fail "verify after ENOSPC"
+daemon_alive || fail "daemon died"
+ok "disk full under the limit: ENOSPC evicted unpinned blocks, 4 new blocks read right, index verified"
+rm -f "$T/small/junk"
+stop_daemon
+start_daemon -o block_size=1M
 
 # fill the disk with something else, leave only pinned data in the store
 ctl evict --unpinned >/dev/null
