@@ -9,14 +9,13 @@ set -eu
 secs=${1:-${FUZZ_SECONDS:-10}}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FUZZ_BUILD:-/tmp/aimfs-fuzz-build}
-# a copy of the distributed sources (the tree itself may be configured)
-if [ ! -f "$build/src-tree/Makefile" ]; then
-	[ -f "$src/Makefile" ] || { echo "configure the source tree first"; exit 1; }
-	rm -rf "$build"
-	mkdir -p "$build"
-	make -s -C "$src" distdir distdir="$build/src-tree" >/dev/null
-	(cd "$build/src-tree" && ./configure -q CC=clang --enable-fuzzing)
-fi
+# a fresh copy of the distributed sources every run (the tree itself may
+# be configured; a copy left by an earlier run would fuzz old code)
+[ -f "$src/Makefile" ] || { echo "configure the source tree first"; exit 1; }
+rm -rf "$build"
+mkdir -p "$build"
+make -s -C "$src" distdir distdir="$build/src-tree" >/dev/null
+(cd "$build/src-tree" && ./configure -q CC=clang --enable-fuzzing)
 cd "$build/src-tree"
 make -j"$(nproc)" fuzz >/dev/null
 for t in uri hub-tree s3xml conf path; do
