@@ -215,7 +215,8 @@ start_s3() {
 	local s3rver=$NODE_MODULES/s3rver/bin/s3rver.js
 	[ -f "$s3rver" ] || fail "s3rver is not installed: run 'npm ci' in tests/node"
 	mkdir -p "$T/s3data"
-	rm -f "$T/s3proxy.port" # a restart must not read the last run's port
+	# a restart must not read the last run's ports
+	rm -f "$T/s3proxy.port" "$T/s3rver.out"
 	# --openssl-legacy-provider: s3rver's continuation tokens use DES
 	node --openssl-legacy-provider "$s3rver" -d "$T/s3data" -a 127.0.0.1 -p 0 \
 		--silent --no-vhost-buckets >"$T/s3rver.out" 2>"$T/s3rver.err" &
