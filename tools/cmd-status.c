@@ -50,7 +50,9 @@ static int exec_status(struct ctl_ctx *ctx, int argc, char **argv)
 	       (long long)json_integer_value(json_object_get(st, "lz4_blocks")),
 	       json_string_value(json_object_get(st, "compress")));
 	line_size(st, "cache_limit", "limit:");
-	line_size(st, "low_watermark", "evict down to:");
+	/* nothing is stored past the high one; eviction goes down to the low */
+	line_size(st, "high_watermark", "high watermark:");
+	line_size(st, "low_watermark", "low watermark:");
 	line_size(st, "pinned_bytes", "pinned:");
 	line_size(st, "block_size", "block size:");
 	printf("%-16s %.1f%%\n", "hit ratio:",
