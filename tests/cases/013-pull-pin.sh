@@ -99,12 +99,13 @@ ctl pull demo/big >/dev/null 2>"$T/resume.err" || fail "resumed pull: $(cat "$T/
 second=$(( $(origin_bytes) - before ))
 missing=$(( total - cached ))
 echo "first pull got $got bytes before the kill, $cached were cached; the resumed pull fetched $second of the $missing missing"
-# what the index does not hold, no more (give or take a block)
+# what the index does not hold, no more (give or take a block). What the
+# kill lost (got - cached: the blocks in flight, and those fetched but not
+# yet synced and recorded by the committer) depends on fsync latency, so
+# it is not bounded here.
 [ "$second" -ge "$missing" ] && [ "$second" -le $((missing + (1 << 20))) ] ||
 	fail "resume fetched $second bytes, $missing were missing (model $total)"
-# at most the 4 blocks in flight at the kill are fetched twice
-[ $((got + second)) -le $((total + (4 << 20))) ] ||
-	fail "resume fetched $second bytes after $got (model $total)"
+[ "$cached" -le "$got" ] || fail "the index holds $cached bytes, only $got were fetched"
 cmp "$f" "$orig" || fail "bytes after resume"
 ok "a pull killed halfway resumes and fetches only what is missing"
 
