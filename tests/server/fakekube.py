@@ -62,9 +62,11 @@ Test control (no auth, never logged):
 Request log (--log): one JSON object per line:
   {"t": 1700000000.1, "method": "PATCH", "path": "/apis/...", "query": "...",
    "status": 200, "ua": "...", "watch": false[, "phase": "Progressing",
-   "downloaded": N, "total": N][, "event": "410"|"drop"]}
+   "downloaded": N, "total": N][, "event": "410"|"drop"][, "sent": [...]]}
 "phase"/"downloaded"/"total" are the object's status.status and
-status.progress after a successful write. The token is never logged.
+status.progress after a successful write. "sent" (watches) lists what the
+stream sent, in order, as [type, resourceVersion] pairs: events and
+BOOKMARKs. The token is never logged.
 
 Standard library only; meant to be run with Debian's /usr/bin/python3.
 """
@@ -1100,6 +1102,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     pos_rv = -1
                 initial = []
             too_old = pos_rv < st.floor - 1 and rv_arg not in ("", "0")
+        # what this stream sent, in order: [type, resourceVersion] (logged)
+        sent = self.extra["sent"] = []
         try:
             if too_old:
                 self.extra["event"] = "410"
@@ -1110,6 +1114,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             for o in initial:
                 self.chunk({"type": "ADDED", "object": o})
+                sent.append(["ADDED", o["metadata"]["resourceVersion"]])
             last_bookmark = time.monotonic()
             while not STOPPING.is_set():
                 send = []
@@ -1147,6 +1152,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     if not matches(obj, lsel, fsel):
                         continue
                     self.chunk({"type": etype, "object": obj})
+                    sent.append([etype, obj["metadata"]["resourceVersion"]])
                 if time.monotonic() >= deadline:
                     break
                 if bookmarks and time.monotonic() - last_bookmark >= self.st.bookmark:
@@ -1155,6 +1161,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.chunk({"type": "BOOKMARK", "object": {
                         "kind": res.kind, "apiVersion": res.gv,
                         "metadata": {"resourceVersion": str(pos_rv)}}})
+                    sent.append(["BOOKMARK", str(pos_rv)])
                     last_bookmark = time.monotonic()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
