@@ -49,6 +49,12 @@ Test control (no auth, never logged):
   POST /_fault {"kind": "409"|"500"|"410", "match": "substring",
                 "method": "PATCH", "count": N}   the next N matching requests
                 fail with that code (409 as a resourceVersion conflict)
+  POST /_fault {"kind": "conflict", "match": ..., "count": N}   as 409, but
+                a write (PUT, PATCH) to an object first has the object
+                modified by "another writer" (an annotation changes: a new
+                resourceVersion and a MODIFIED event), as a real conflict
+                does; a retry that reuses the old resourceVersion then fails
+                on its own. The log line says "bumped_to": the new RV
   POST /_fault {"kind": "drop"}    cut every open watch stream (no final chunk)
   POST /_fault {"kind": "hold"}    open watches stop sending events (they are
                                    still recorded, so a later watch from an
@@ -64,7 +70,8 @@ Request log (--log): one JSON object per line:
    "status": 200, "ua": "...", "watch": false[, "phase": "Progressing",
    "downloaded": N, "total": N][, "event": "410"|"drop"][, "sent": [...]]}
 "phase"/"downloaded"/"total" are the object's status.status and
-status.progress after a successful write. "sent" (watches) lists what the
+status.progress after a successful write; "rv" is the
+metadata.resourceVersion a PUT or PATCH body carried. "sent" (watches) lists what the
 stream sent, in order, as [type, resourceVersion] pairs: events and
 BOOKMARKs. The token is never logged.
 
@@ -422,7 +429,7 @@ class State:
     def take_fault(self, method, path):
         with self.lock:
             for f in self.faults:
-                if f["kind"] not in ("409", "500", "410"):
+                if f["kind"] not in ("409", "500", "410", "conflict"):
                     continue
                 if f.get("method") and f["method"] != method:
                     continue
@@ -440,7 +447,7 @@ class State:
             if kind == "clear":
                 self.faults = []
                 self.hold = False
-            elif kind in ("409", "500", "410"):
+            elif kind in ("409", "500", "410", "conflict"):
                 self.faults.append({"kind": kind, "match": req.get("match"),
                                     "method": req.get("method"),
                                     "count": int(req.get("count", 1))})
@@ -819,6 +826,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not auth.startswith("Bearer ") or auth[7:].strip() not in tokens:
                     raise ApiError(401, "Unauthorized", "Unauthorized")
             fault = self.st.take_fault(self.command, self.path)
+            self.conflict_fault = fault == "conflict"
+            if fault == "conflict" and self.command not in ("PUT", "PATCH"):
+                fault = "409"
             if fault == "409":
                 raise ApiError(409, "Conflict", "Operation cannot be fulfilled: the "
                                "object has been modified; please apply your changes "
@@ -969,13 +979,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.wants_table():
                 return self.send_json(200, self.table(res, [obj], obj["metadata"]["resourceVersion"]))
             return self.send_json(200, obj)
+        if m in ("PUT", "PATCH"):
+            body = self.body()
+            self.note_rv(body)
+            if self.conflict_fault:
+                self.conflict_fault = False
+                self.another_writer(res, ns, name)
         if m == "PUT":
-            body = self.body() or {}
+            body = body or {}
             out = self.st.update(res, ns, name, lambda cur: body, sub, "required")
             self.note(out)
             return self.send_json(200, out)
         if m == "PATCH":
-            patch = self.body()
+            patch = body
             ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
             if ctype == "application/merge-patch+json":
                 fn = lambda cur: merge_patch(cur, patch)
@@ -1001,6 +1017,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.note(out)
             return self.send_json(200, out)
         raise ApiError(405, "MethodNotAllowed", "method not allowed")
+
+    def note_rv(self, body):
+        meta = body.get("metadata") if isinstance(body, dict) else None
+        if isinstance(meta, dict) and "resourceVersion" in meta:
+            self.extra["rv"] = meta["resourceVersion"]
+
+    def another_writer(self, res, ns, name):
+        """The "conflict" fault: someone else writes the object, then this
+        request loses the race with a 409."""
+        def touch(cur):
+            ann = cur["metadata"].setdefault("annotations", {})
+            ann["fakekube.test/writes"] = str(int(ann.get("fakekube.test/writes", "0")) + 1)
+            return cur
+        out = self.st.update(res, ns, name, touch)
+        self.extra["bumped_to"] = out["metadata"]["resourceVersion"]
+        raise self.st.conflict(res, name)
 
     def note(self, obj):
         st = obj.get("status") if isinstance(obj.get("status"), dict) else {}
