@@ -34,6 +34,7 @@
 static struct aim_rec rec;
 static volatile int stopping;
 static long resync_ms = 300000;
+static char *token; /* --token, until the connection config takes it */
 
 int aim_rec_leader(struct aim_rec *r)
 {
@@ -138,6 +139,9 @@ static void usage(FILE *f)
 		"  --server URL            API server (default: in-cluster)\n"
 		"  --token-file FILE       bearer token, re-read when it "
 		"changes\n"
+		"  --token TOKEN           a literal bearer token (seen in "
+		"the process list:\n"
+		"                          prefer --token-file)\n"
 		"  --ca-file FILE          CA bundle for the API server\n"
 		"  --socket PATH           the node daemon's control socket\n"
 		"                          ($AIMFS_SOCKET, "
@@ -185,6 +189,7 @@ int main(int argc, char **argv)
 		O_KUBECONFIG = 256,
 		O_SERVER,
 		O_TOKEN_FILE,
+		O_TOKEN,
 		O_CA,
 		O_SOCKET,
 		O_NODE,
@@ -208,6 +213,7 @@ int main(int argc, char **argv)
 		{"kubeconfig", 1, NULL, O_KUBECONFIG},
 		{"server", 1, NULL, O_SERVER},
 		{"token-file", 1, NULL, O_TOKEN_FILE},
+		{"token", 1, NULL, O_TOKEN},
 		{"ca-file", 1, NULL, O_CA},
 		{"socket", 1, NULL, O_SOCKET},
 		{"node", 1, NULL, O_NODE},
@@ -253,6 +259,22 @@ int main(int argc, char **argv)
 			break;
 		case O_TOKEN_FILE:
 			token_file = optarg;
+			break;
+		case O_TOKEN:
+			/*
+			 * Keep a copy and blank the argument, so the token
+			 * shows in /proc/PID/cmdline (ps) only until here.
+			 */
+			if (token) {
+				explicit_bzero(token, strlen(token));
+				free(token);
+			}
+			if ((token = strdup(optarg)) == NULL) {
+				fprintf(stderr, "aimfs-reconciler: out of "
+						"memory\n");
+				return 1;
+			}
+			memset(optarg, 'x', strlen(optarg));
 			break;
 		case O_CA:
 			ca = optarg;
@@ -324,6 +346,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (token && token_file) {
+		fprintf(stderr, "aimfs-reconciler: --token and --token-file "
+				"exclude each other\n");
+		return 2;
+	}
 	if (optind < argc || headroom > 1000 || lease_dur < 1 || progress < 1 ||
 	    progress > 5 || retry < 1 || retry_max < retry || watch_to < 1 ||
 	    resync_ms < 1000) {
@@ -374,6 +401,16 @@ int main(int argc, char **argv)
 		free(conf.token);
 		conf.token = NULL;
 		rc = (conf.token_file = strdup(token_file)) ? 0 : -ENOMEM;
+	}
+	if (token) {
+		free(conf.token_file);
+		conf.token_file = NULL;
+		if (conf.token) {
+			explicit_bzero(conf.token, strlen(conf.token));
+			free(conf.token);
+		}
+		conf.token = token; /* conf owns it now */
+		token = NULL;
 	}
 	if (rc == 0 && ca) {
 		free(conf.ca_file);
