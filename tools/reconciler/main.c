@@ -136,6 +136,8 @@ static void usage(FILE *f)
 		"usage: aimfs-reconciler [options]\n"
 		"  --kubeconfig FILE       API server, CA and token from a "
 		"kubeconfig\n"
+		"  --context NAME          its context to use "
+		"(current-context)\n"
 		"  --server URL            API server (default: in-cluster)\n"
 		"  --token-file FILE       bearer token, re-read when it "
 		"changes\n"
@@ -187,6 +189,7 @@ int main(int argc, char **argv)
 {
 	enum {
 		O_KUBECONFIG = 256,
+		O_CONTEXT,
 		O_SERVER,
 		O_TOKEN_FILE,
 		O_TOKEN,
@@ -211,6 +214,7 @@ int main(int argc, char **argv)
 	};
 	static const struct option opts[] = {
 		{"kubeconfig", 1, NULL, O_KUBECONFIG},
+		{"context", 1, NULL, O_CONTEXT},
 		{"server", 1, NULL, O_SERVER},
 		{"token-file", 1, NULL, O_TOKEN_FILE},
 		{"token", 1, NULL, O_TOKEN},
@@ -235,6 +239,7 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *kubeconfig = NULL, *server = NULL, *token_file = NULL;
+	const char *context = NULL;
 	const char *ca = NULL, *ns = NULL, *watch_ns = NULL;
 	const char *lease_name = "aimfs-reconciler", *sa_dir = SA_DIR;
 	long headroom = 10, lease_dur = 15, progress = 2, retry = 5;
@@ -253,6 +258,9 @@ int main(int argc, char **argv)
 		switch (c) {
 		case O_KUBECONFIG:
 			kubeconfig = optarg;
+			break;
+		case O_CONTEXT:
+			context = optarg;
 			break;
 		case O_SERVER:
 			server = optarg;
@@ -346,6 +354,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (context && !kubeconfig) {
+		fprintf(stderr, "aimfs-reconciler: --context needs "
+				"--kubeconfig\n");
+		return 2;
+	}
 	if (token && token_file) {
 		fprintf(stderr, "aimfs-reconciler: --token and --token-file "
 				"exclude each other\n");
@@ -387,7 +400,8 @@ int main(int argc, char **argv)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (kubeconfig)
-		rc = aim_kube_conf_kubeconfig(&conf, kubeconfig, &cause);
+		rc = aim_kube_conf_kubeconfig(&conf, kubeconfig, context,
+					      &cause);
 	else if (server)
 		rc = (conf.server = strdup(server)) ? 0 : -ENOMEM;
 	else
@@ -456,10 +470,11 @@ int main(int argc, char **argv)
 		snprintf(tpath, sizeof(tpath), AIM_API "/aimtemplatecaches");
 	}
 	aim_log(LOG_NOTICE,
-		"starting on node %s: API %s, daemon %s, lease "
+		"starting on node %s: API %s%s%s%s, daemon %s, lease "
 		"%s/%s as %s, headroom %ld%%",
-		rec.node, conf.server, rec.sock, ns, lease_name, rec.identity,
-		headroom);
+		rec.node, conf.server, conf.context ? " (context '" : "",
+		conf.context ? conf.context : "", conf.context ? "')" : "",
+		rec.sock, ns, lease_name, rec.identity, headroom);
 	if ((rc = aim_informer_start(rec.kube, apath, "aimartifacts", watch_to,
 				     on_artifact, NULL, &rec.arts)) < 0 ||
 	    (rc = aim_informer_start(rec.kube, tpath, "aimtemplatecaches",
