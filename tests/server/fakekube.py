@@ -4,7 +4,7 @@
 Run:
     /usr/bin/python3 tests/server/fakekube.py [--port 0] [--port-file FILE]
         [--log FILE] [--token-file FILE] [--tls-cert PEM --tls-key PEM]
-        [--bookmark-interval SECS] [--verbose]
+        [--bookmark-interval SECS] [--pvc-phase Bound|Pending] [--verbose]
 
 It implements exactly the surface that aimfs-reconciler and kubectl (1.20
 to 1.32, client-side apply) use, with the real API server's semantics where
@@ -31,7 +31,11 @@ a client can see them:
               deletionTimestamp; garbage collection of dependents whose
               owners are all gone (background propagation); CRD schemas:
               defaults, pruning of unknown fields, type/enum/required checks
-              and the transition rule "self == oldSelf" (immutable fields)
+              and the transition rule "self == oldSelf" (immutable fields);
+              a new PersistentVolumeClaim gets status.phase --pvc-phase
+              (Bound: a volume is bound at once, as with an Immediate
+              storage class; Pending: as WaitForFirstConsumer, until a test
+              PATCHes .../persistentvolumeclaims/NAME/status itself)
   watch       ?watch=1&resourceVersion=RV[&allowWatchBookmarks=true]
               [&timeoutSeconds=N]: replays events after RV, then streams;
               RV older than the compaction floor -> an ERROR event with a
@@ -394,6 +398,7 @@ class State:
         self.logf = open(args.log, "a") if args.log else None
         self.log_lock = threading.Lock()
         self.bookmark = args.bookmark_interval
+        self.pvc_phase = args.pvc_phase
         for r in BUILTIN:
             self.add_res(r)
         for ns in ("default", "kube-system", "aimfs-system"):
@@ -573,7 +578,7 @@ class State:
             if res.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.crd_changed(obj)
             if res.kind == "PersistentVolumeClaim":
-                obj.setdefault("status", {"phase": "Pending"})
+                obj["status"] = {"phase": self.pvc_phase}
             self.bump(obj)
             store[key] = obj
             self.record(res, key[0], "ADDED", obj)
@@ -1224,6 +1229,8 @@ def main(argv=None):
     ap.add_argument("--tls-key", help="and this key (PEM)")
     ap.add_argument("--bookmark-interval", type=float, default=1.0,
                     help="seconds between watch bookmarks (default 1)")
+    ap.add_argument("--pvc-phase", default="Bound", choices=["Bound", "Pending"],
+                    help="status.phase of a new PersistentVolumeClaim (default Bound)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
 

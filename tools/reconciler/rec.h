@@ -92,9 +92,9 @@ int aim_patch_finalizer(struct aim_rec *r, const char *path, json_t **obj,
 			const char *fin, int add);
 
 /*
- * A copy of conds with condition type set to (ok, reason, message):
- * lastTransitionTime is kept when the condition's status did not change.
- * NULL on allocation failure.
+ * A copy of conds with condition type set to (ok, reason, message), ok
+ * being 1 (True), 0 (False) or -1 (Unknown): lastTransitionTime is kept
+ * when the condition's status did not change. NULL on allocation failure.
  */
 json_t *aim_conditions_set(json_t *conds, const char *type, int ok,
 			   const char *reason, const char *message,
