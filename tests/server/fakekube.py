@@ -13,7 +13,7 @@ a client can see them:
   discovery   /version /api /api/v1 /apis /apis/{g} /apis/{g}/{v}
               /openapi/v2 (an empty document, JSON or protobuf: kubectl then
               skips client-side schema validation), /openapi/v3 -> 404
-  objects     core v1 namespaces, persistentvolumeclaims, events, configmaps,
+  objects     core v1 namespaces, nodes, persistentvolumeclaims, events, configmaps,
               serviceaccounts; coordination.k8s.io/v1 leases;
               apiextensions.k8s.io/v1 customresourcedefinitions; apps/v1
               daemonsets and deployments and rbac.authorization.k8s.io/v1
@@ -189,6 +189,7 @@ class Res:
 
 BUILTIN = [
     Res("", "v1", "namespaces", "Namespace", False, short=["ns"], status_sub=True),
+    Res("", "v1", "nodes", "Node", False, short=["no"], status_sub=True),
     Res("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True,
         short=["pvc"], status_sub=True),
     Res("", "v1", "events", "Event", True, short=["ev"]),

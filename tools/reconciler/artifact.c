@@ -18,7 +18,9 @@
  *     headroomPercent and the StorageReady condition (True once the PVC
  *     is Bound, False while Pending or Lost, Unknown without a phase;
  *     looked at again every retry_base_ms until Bound);
- *   - on deletion, the PVC is deleted before the finalizer goes.
+ *   - on deletion, the PVC is deleted before the finalizer goes;
+ *   - the finalizers and status.nodes entries of nodes that left the
+ *     cluster are dropped (departed.c).
  *
  * States of a node: Pending (not registered yet), Progressing (pinned and
  * pulling), Available (complete; or registered when pin is false: blocks
@@ -662,6 +664,9 @@ static int artifact_once(struct aim_rec *r, const char *key, json_t **obj,
 		rc = node_delete(r, key, path, obj);
 		if (rc == 0 && aim_rec_leader(r))
 			rc = cluster_delete(r, path, obj);
+		/* what a departed node's finalizer would block for ever */
+		if (rc == 0 && aim_rec_leader(r))
+			rc = aim_rec_prune_nodes(r, path, obj);
 		if (rc == -EIO)
 			*requeue = r->retry_base_ms;
 		return rc == -ENOENT ? 0 : rc;
@@ -704,6 +709,9 @@ static int artifact_once(struct aim_rec *r, const char *key, json_t **obj,
 		if ((rc == -EIO || unbound) &&
 		    (*requeue == 0 || *requeue > r->retry_base_ms))
 			*requeue = r->retry_base_ms;
+		if (rc < 0 && rc != -EIO)
+			return rc == -ENOENT ? 0 : rc;
+		rc = aim_rec_prune_nodes(r, path, obj);
 		if (rc < 0 && rc != -EIO)
 			return rc == -ENOENT ? 0 : rc;
 	}

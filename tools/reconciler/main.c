@@ -108,6 +108,7 @@ static void on_lease(void *arg, int held)
 static void *worker(void *arg)
 {
 	uint64_t next_resync = aim_now_ms() + (uint64_t)resync_ms;
+	uint64_t next_nodes = 0;
 
 	/* a reconcile needs the whole picture (shared sources, owners) */
 	while (!stopping &&
@@ -118,6 +119,11 @@ static void *worker(void *arg)
 		if (aim_now_ms() >= next_resync) {
 			queue_all();
 			next_resync = aim_now_ms() + (uint64_t)resync_ms;
+		}
+		if (aim_now_ms() >= next_nodes && aim_rec_leader(&rec)) {
+			aim_rec_nodes_tick(&rec, queue_all);
+			next_nodes = aim_now_ms() +
+				     (uint64_t)rec.node_interval_ms;
 		}
 		if (key == NULL)
 			continue;
@@ -164,6 +170,8 @@ static void usage(FILE *f)
 		"  --retry-max SECS        longest retry interval (300)\n"
 		"  --resync SECS           reconcile everything this often "
 		"(300)\n"
+		"  --node-interval SECS    the leader looks for departed "
+		"Nodes this often (30)\n"
 		"  --watch-timeout SECS    timeoutSeconds of a watch (300)\n"
 		"  --sa-dir DIR            service account files (" SA_DIR ")\n"
 		"  --log-level LEVEL       error, warning, notice, info, "
@@ -206,6 +214,7 @@ int main(int argc, char **argv)
 		O_RETRY,
 		O_RETRY_MAX,
 		O_RESYNC,
+		O_NODE_INT,
 		O_WATCH_TO,
 		O_SA,
 		O_LOG,
@@ -231,6 +240,7 @@ int main(int argc, char **argv)
 		{"retry-base", 1, NULL, O_RETRY},
 		{"retry-max", 1, NULL, O_RETRY_MAX},
 		{"resync", 1, NULL, O_RESYNC},
+		{"node-interval", 1, NULL, O_NODE_INT},
 		{"watch-timeout", 1, NULL, O_WATCH_TO},
 		{"sa-dir", 1, NULL, O_SA},
 		{"log-level", 1, NULL, O_LOG},
@@ -243,7 +253,7 @@ int main(int argc, char **argv)
 	const char *ca = NULL, *ns = NULL, *watch_ns = NULL;
 	const char *lease_name = "aimfs-reconciler", *sa_dir = SA_DIR;
 	long headroom = 10, lease_dur = 15, progress = 2, retry = 5;
-	long retry_max = 300, watch_to = 300;
+	long retry_max = 300, watch_to = 300, node_int = 30;
 	struct aim_kube_conf conf = {0};
 	char host[HOST_NAME_MAX + 1], *cause = NULL, ua[512];
 	char apath[512], tpath[512];
@@ -314,6 +324,7 @@ int main(int argc, char **argv)
 		case O_RETRY:
 		case O_RETRY_MAX:
 		case O_RESYNC:
+		case O_NODE_INT:
 		case O_WATCH_TO:
 			if (positive(opts[c - O_KUBECONFIG].name, optarg, &v) <
 			    0)
@@ -330,6 +341,8 @@ int main(int argc, char **argv)
 				retry_max = v;
 			else if (c == O_RESYNC)
 				resync_ms = v * 1000;
+			else if (c == O_NODE_INT)
+				node_int = v;
 			else
 				watch_to = v;
 			break;
@@ -366,6 +379,7 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc || headroom > 1000 || lease_dur < 1 || progress < 1 ||
 	    progress > 5 || retry < 1 || retry_max < retry || watch_to < 1 ||
+	    node_int < 1 ||
 	    resync_ms < 1000) {
 		if (progress > 5)
 			fprintf(stderr, "aimfs-reconciler: --progress-interval "
@@ -387,6 +401,7 @@ int main(int argc, char **argv)
 	rec.progress_ms = progress * 1000;
 	rec.retry_base_ms = retry * 1000;
 	rec.retry_max_ms = retry_max * 1000;
+	rec.node_interval_ms = node_int * 1000;
 	/* a finalizer's name part is at most 63 characters */
 	if (strlen(rec.node) <= 63) {
 		snprintf(rec.node_fin, sizeof(rec.node_fin), "node.aimfs.io/%s",
@@ -505,6 +520,7 @@ stop:
 out:
 	aim_queue_free(&rec.q);
 	json_decref(rec.keys);
+	json_decref(rec.nodes);
 	aim_kube_free(&rec.kube);
 	aim_kube_conf_release(&conf);
 	curl_global_cleanup();
