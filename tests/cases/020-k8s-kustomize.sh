@@ -6,7 +6,9 @@
 # etc/aimfs.conf; the example serving Deployment mounts the same host
 # directory read-only with HostToContainer at /workspace/model-cache. The
 # variant packaging/k8s-pvc-store renders the same DaemonSet with the store
-# on a per-pod PersistentVolumeClaim (an ephemeral volume) instead.
+# on a per-pod PersistentVolumeClaim (an ephemeral volume) instead. The
+# image is aimfs:<version>, as packaging/Containerfile tags it, and a
+# kustomization with `images:` (as the README says) repoints both containers.
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/k8s/lib.sh"
 
@@ -116,3 +118,25 @@ print("pvc-store: the store is an ephemeral PVC of %s; everything else as the ba
       tmpl["resources"]["requests"]["storage"])
 PYEOF
 ok "packaging/k8s-pvc-store: the DaemonSet's store on a per-pod PVC, the rest unchanged"
+
+# the image: the package version, and an `images:` override as the README has it
+ver=$("$REC_BIN" --version | awk '{print $2}')
+mkdir -p "$T/mine"
+# kustomize takes a base by relative path only
+rel=$("$PY" -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$K8S" "$T/mine")
+cat >"$T/mine/kustomization.yaml" <<KZ
+resources:
+  - $rel
+images:
+  - name: aimfs
+    newName: registry.example.com/aimfs
+    newTag: "$ver"
+KZ
+"$KUBECTL" kustomize "$T/mine" >"$T/mine.yaml" 2>"$T/err" || fail "kubectl kustomize with images: $(cat "$T/err")"
+[ "$(grep -c "image: aimfs:$ver\$" "$T/render.yaml")" = 2 ] ||
+	fail "the DaemonSet's images are not aimfs:$ver: $(grep 'image:' "$T/render.yaml")"
+grep -q "\-t aimfs:$ver " "$top_srcdir/packaging/Containerfile" || fail "packaging/Containerfile does not tag aimfs:$ver"
+[ "$(grep -c "image: registry.example.com/aimfs:$ver\$" "$T/mine.yaml")" = 2 ] &&
+	! grep -q "image: aimfs:" "$T/mine.yaml" ||
+	fail "images: did not repoint both containers: $(grep 'image:' "$T/mine.yaml")"
+ok "the DaemonSet runs aimfs:$ver as packaging/Containerfile tags it; kustomize images: repoints both containers"
