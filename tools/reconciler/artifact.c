@@ -649,6 +649,33 @@ static int cluster_delete(struct aim_rec *r, const char *path, json_t **obj)
 	return aim_patch_finalizer(r, path, obj, AIM_FIN_PVC, 0);
 }
 
+/*
+ * spec.env cannot be honoured: the control socket's `add` takes a URI and
+ * a name only, and aimfsd reads HF_TOKEN and AWS_* from its own
+ * environment for every model. Say so where the user looks, once per
+ * generation (the leader only, so once per cluster).
+ */
+static void env_warn(struct aim_rec *r, const char *key, json_t *obj)
+{
+	json_int_t gen =
+		json_integer_value(aim_jget(obj, "metadata.generation"));
+	json_t *ks = keystate(r, key, gen);
+	size_t n = json_array_size(aim_jget(obj, "spec.env"));
+
+	if (ks == NULL || json_is_true(json_object_get(ks, "env_warned")))
+		return;
+	aim_log(LOG_WARNING,
+		"%s: spec.env (%zu entries) is not passed to the daemon: "
+		"aimfsd takes credentials from its own environment",
+		key, n);
+	aim_event(r, obj, 1, "EnvNotSupported",
+		  "spec.env (%zu entries) is ignored: aimfsd takes HF_TOKEN "
+		  "and AWS_* from its own environment (the DaemonSet's Secret "
+		  "aimfs-credentials), for every model",
+		  n);
+	json_object_set_new(ks, "env_warned", json_true());
+}
+
 /* one pass; -EAGAIN asks for a fresh copy and another pass */
 static int artifact_once(struct aim_rec *r, const char *key, json_t **obj,
 			 long *requeue)
@@ -676,13 +703,8 @@ static int artifact_once(struct aim_rec *r, const char *key, json_t **obj,
 		if (rc < 0)
 			return rc == -ENOENT ? 0 : rc;
 	}
-	if (json_array_size(aim_jget(*obj, "spec.env")) > 0 &&
-	    aim_jget(*obj, "status") == NULL)
-		aim_log(LOG_NOTICE,
-			"%s: spec.env is not passed to the daemon: "
-			"aimfsd takes credentials from its own "
-			"environment",
-			key);
+	if (json_array_size(aim_jget(*obj, "spec.env")) > 0 && aim_rec_leader(r))
+		env_warn(r, key, *obj);
 	struct node_view v = {0};
 	if (aim_jstr(*obj, "status.status") == NULL) {
 		/* say it was seen before the first (slower) daemon calls */
