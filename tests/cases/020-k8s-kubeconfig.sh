@@ -3,8 +3,9 @@
 # three contexts and three users, where the first of each is a decoy (a
 # server nobody listens on), it follows current-context to its cluster
 # (server, certificate-authority-data inline) and user (token), and takes
-# the Lease in the context's namespace; --context picks another context
-# (tokenFile, relative to the kubeconfig); the same file as JSON works; two
+# the Lease in the context's namespace (not the decoy's); --context picks
+# another context (its user has a tokenFile, relative to the kubeconfig);
+# the same file as JSON works; two
 # contexts and no current-context is refused with a reason.
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/k8s/lib.sh"
@@ -35,7 +36,7 @@ contexts:
     namespace: default
   name: decoy
 - name: fake
-  context: {cluster: fake, user: tester, namespace: kube-system}
+  context: {cluster: fake, user: tester, namespace: aimfs-system}
 - name: by-file
   context:
     cluster: fake
@@ -73,9 +74,9 @@ lease() {
 run_rec node-a
 grep -q "API $KUBE (context 'fake')" "$T/rec-node-a.log" ||
 	fail "not the current context: $(head -n 3 "$T/rec-node-a.log")"
-grep -q "lease kube-system/aimfs-reconciler as node-a" "$T/rec-node-a.log" ||
+grep -q "lease aimfs-system/aimfs-reconciler as node-a" "$T/rec-node-a.log" ||
 	fail "not the context's namespace: $(head -n 3 "$T/rec-node-a.log")"
-wait_for 10 '[ "$(lease kube-system)" = node-a ]' || fail "no Lease in kube-system: $(lease kube-system)"
+wait_for 10 '[ "$(lease aimfs-system)" = node-a ]' || fail "no Lease in aimfs-system: $(lease aimfs-system)"
 new_artifact k1 hf://demo/k1
 wait_for 10 '[ "$(art_status k1)" = Pending ]' || fail "k1 status: $(art_status k1)"
 [ "$(klog 'd["path"].endswith("/aimartifacts/k1/status") and d["status"] == 200 and "node=node-a" in d["ua"]')" -ge 1 ] ||
@@ -87,8 +88,9 @@ run_rec node-b --context by-file
 grep -q "API $KUBE (context 'by-file')" "$T/rec-node-b.log" || fail "--context: $(head -n 3 "$T/rec-node-b.log")"
 grep -q "lease aimfs-system/aimfs-reconciler as node-b" "$T/rec-node-b.log" ||
 	fail "--context namespace: $(head -n 3 "$T/rec-node-b.log")"
+[ "$(klog '"node=node-b" in d["ua"] and d["status"] == 401')" = 0 ] || fail "node-b was refused"
 stop_rec node-b
-ok "--context by-file: a tokenFile relative to the kubeconfig, namespace aimfs-system"
+ok "--context by-file: its user's tokenFile, relative to the kubeconfig"
 
 # the same configuration as JSON
 "$PY" - "$T/kc/config.json" "$KUBE" "$ca_data" "$(cat "$T/token")" <<'PYEOF'
