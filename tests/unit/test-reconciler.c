@@ -2,8 +2,10 @@
  * test-reconciler.c - unit tests of the reconciler's pure functions: the
  * Kubernetes quantity parser and the PVC sizing rule (model size plus
  * headroom, rounded up to a whole GiB), across GiB boundaries; the
- * kubeconfig reader (its YAML subset, base64, the choice of context). A
- * program of its own with the closing line "N passed, N failed".
+ * kubeconfig reader (its YAML subset, base64, the choice of context); the
+ * status helpers (state aggregation, conditions keeping their
+ * lastTransitionTime) and the departed-node test. A program of its own
+ * with the closing line "N passed, N failed".
  */
 #include "config.h"
 
@@ -19,6 +21,7 @@
 #include "tools/reconciler/kube.h"
 #include "tools/reconciler/kubeconfig.h"
 #include "tools/reconciler/quantity.h"
+#include "tools/reconciler/rec.h"
 
 int unit_failed;
 
@@ -366,7 +369,129 @@ static void test_kubeconfig_select(void)
 	aim_kube_conf_release(&c);
 }
 
+static void test_state_merge(void)
+{
+	const char *all[] = {"Pending", "Progressing", "Available", "Failed"};
+#define M(a, b) aim_state_merge(a, b)
+#define IS(x, want) ((x) && !strcmp((x), (want)))
+	CHECK(M(NULL, NULL) == NULL);
+	CHECK(IS(M(NULL, "Pending"), "Pending"));
+	CHECK(IS(M("Available", NULL), "Available"));
+	CHECK(IS(M("Available", "Available"), "Available"));
+	CHECK(IS(M("Pending", "Pending"), "Pending"));
+	/* some done, some not: on its way */
+	CHECK(IS(M("Available", "Pending"), "Progressing"));
+	CHECK(IS(M("Pending", "Available"), "Progressing"));
+	CHECK(IS(M("Pending", "Progressing"), "Progressing"));
+	CHECK(IS(M("Available", "Progressing"), "Progressing"));
+	/* one failure fails the whole, in either order */
+	for (size_t i = 0; i < 4; i++) {
+		CHECK(IS(M("Failed", all[i]), "Failed"));
+		CHECK(IS(M(all[i], "Failed"), "Failed"));
+		/* symmetric */
+		for (size_t j = 0; j < 4; j++)
+			CHECK(IS(M(all[i], all[j]), M(all[j], all[i])));
+	}
+	/* a fold over several, as the aggregates do */
+	const char *agg = NULL;
+	const char *nodes[] = {"Available", "Available", "Pending"};
+	for (size_t i = 0; i < 3; i++)
+		agg = M(agg, nodes[i]);
+	CHECK(IS(agg, "Progressing"));
+#undef M
+#undef IS
+}
+
+/* the condition of type in conds (borrowed), or NULL */
+static json_t *cond(json_t *conds, const char *type)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(conds, i, c) if (!strcmp(
+		json_string_value(json_object_get(c, "type")), type)) return c;
+	return NULL;
+}
+
+static const char *cstr(json_t *c, const char *k)
+{
+	const char *s = json_string_value(json_object_get(c, k));
+
+	return s ? s : "";
+}
+
+static void test_conditions(void)
+{
+	const char *old = "2001-02-03T04:05:06Z";
+	json_t *conds = json_pack(
+		"[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s}]", "type", "Ready",
+		"status", "False", "reason", "Downloading", "message", "1 of 2",
+		"lastTransitionTime", old, "type", "StorageReady", "status",
+		"True", "lastTransitionTime", old);
+	json_t *out, *c;
+
+	/* same status, new reason and message: the time stays */
+	out = aim_conditions_set(conds, "Ready", 0, "Downloading", "2 of 3", 4);
+	c = cond(out, "Ready");
+	CHECK(c && !strcmp(cstr(c, "lastTransitionTime"), old));
+	CHECK(c && !strcmp(cstr(c, "message"), "2 of 3"));
+	CHECK(c && json_integer_value(json_object_get(c, "observedGeneration")) ==
+			   4);
+	CHECK(json_array_size(out) == 2);
+	/* the other condition is untouched */
+	c = cond(out, "StorageReady");
+	CHECK(c && !strcmp(cstr(c, "status"), "True") &&
+	      !strcmp(cstr(c, "lastTransitionTime"), old));
+	/* the input is not changed */
+	CHECK(!strcmp(cstr(cond(conds, "Ready"), "message"), "1 of 2"));
+	json_decref(out);
+
+	/* a transition: a new time */
+	out = aim_conditions_set(conds, "Ready", 1, "Available", "done", 4);
+	c = cond(out, "Ready");
+	CHECK(c && !strcmp(cstr(c, "status"), "True"));
+	CHECK(c && strcmp(cstr(c, "lastTransitionTime"), old) != 0 &&
+	      strlen(cstr(c, "lastTransitionTime")) == 20);
+	json_decref(out);
+
+	/* Unknown is a status of its own */
+	out = aim_conditions_set(conds, "StorageReady", -1, "PhaseUnknown", "",
+				 1);
+	c = cond(out, "StorageReady");
+	CHECK(c && !strcmp(cstr(c, "status"), "Unknown") &&
+	      strcmp(cstr(c, "lastTransitionTime"), old) != 0);
+	json_decref(out);
+
+	/* a new condition, and none before */
+	out = aim_conditions_set(NULL, "Ready", 0, "Pending", NULL, 1);
+	CHECK(json_array_size(out) == 1 &&
+	      !strcmp(cstr(cond(out, "Ready"), "message"), ""));
+	json_decref(out);
+	json_decref(conds);
+}
+
+static void test_node_known(void)
+{
+	const char *longname = "ip-10-0-0-1.eu-west-1.compute.internal."
+			       "a-very-long-suffix-to-pass-63";
+	json_t *nodes = json_pack("{s:b, s:b}", "node-a", 1, longname, 1);
+	char key[17];
+
+	CHECK(strlen(longname) > 63);
+	aim_cache_key(longname, key);
+	CHECK(aim_node_known(nodes, "node-a"));
+	CHECK(!aim_node_known(nodes, "node-b"));
+	/* a long name stands in its finalizer as its cache key */
+	CHECK(aim_node_known(nodes, key));
+	CHECK(!aim_node_known(nodes, "0123456789abcdef"));
+	CHECK(!aim_node_known(NULL, "node-a"));
+	json_decref(nodes);
+}
+
 static const struct unit_test tests[] = {
+	{"state_merge", test_state_merge},
+	{"conditions", test_conditions},
+	{"node_known", test_node_known},
 	{"quantity", test_quantity},
 	{"pvc_gib", test_pvc_gib},
 	{"kubeconfig_yaml", test_kubeconfig_yaml},
