@@ -30,7 +30,8 @@ a client can see them:
               when the CRD has the subresource; finalizers and
               deletionTimestamp; garbage collection of dependents whose
               owners are all gone (background propagation); CRD schemas:
-              defaults, pruning of unknown fields, type/enum/required checks
+              defaults, pruning of unknown fields, type/enum/required/
+              pattern/minLength/maxLength checks
               and the transition rule "self == oldSelf" (immutable fields);
               a new PersistentVolumeClaim gets status.phase --pvc-phase
               (Bound: a volume is bound at once, as with an Immediate
@@ -361,6 +362,9 @@ def schema_apply(schema, value, path, errors, old=None, has_old=False):
         elif "minLength" in schema and len(value) < schema["minLength"]:
             errors.append("%s: Invalid value: should be at least %d chars long" %
                           (path, schema["minLength"]))
+        elif "maxLength" in schema and len(value) > schema["maxLength"]:
+            errors.append("%s: Too long: may not be longer than %d" %
+                          (path, schema["maxLength"]))
         elif "pattern" in schema and not re.search(schema["pattern"], value):
             errors.append('%s: Invalid value: "%s": should match \'%s\'' %
                           (path, value, schema["pattern"]))
