@@ -457,5 +457,6 @@ out:
 	free(o.aim_opts);
 	free(o.fuse_opts);
 	free(cause);
+	aim_log_flush();
 	return ret;
 }
