@@ -91,14 +91,19 @@ const char *blob_name(const struct aim_blob *b)
 	return b->has_loc ? b->loc.name : b->key;
 }
 
+const char *blob_model(const struct aim_blob *b)
+{
+	return b->has_loc && b->loc.model ? b->loc.model : "?";
+}
+
 /* one line for a block that cannot be stored: why, and that nothing
  * evictable was left */
 static void log_full(const struct aim_blob *b, uint32_t i, const char *why)
 {
 	aim_log(LOG_ERR,
-		"store full: no room for block %u of '%s' (%s and nothing is "
-		"evictable)",
-		i, blob_name(b), why);
+		"store full: no room for block %u of '%s' in %s (%s and "
+		"nothing is evictable)",
+		i, blob_name(b), blob_model(b), why);
 }
 
 /*
@@ -164,8 +169,8 @@ int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 	    *stored < len && fdatasync(fd) < 0)
 		rc = -errno;
 	if (rc < 0) {
-		aim_log(LOG_ERR, "cannot store block %u of '%s': %s", i,
-			blob_name(b), strerror(-rc));
+		aim_log(LOG_ERR, "cannot store block %u of '%s' in %s: %s", i,
+			blob_name(b), blob_model(b), strerror(-rc));
 		if (fd >= 0)
 			aim_store_drop(fd, off, len); /* no partial block */
 		*stored = len;
@@ -472,9 +477,9 @@ static int verify_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	free(buf);
 	if (rc < 0 && rc != -ENOMEM) {
 		aim_log(LOG_ERR,
-			"block %u of '%s' failed its check (%s): dropped, "
-			"will fetch again",
-			i, blob_name(b),
+			"block %u of '%s' in %s failed its check (%s): "
+			"dropped, will fetch again",
+			i, blob_name(b), blob_model(b),
 			rc == -EBADMSG ? "checksum mismatch" :
 			rc == -EILSEQ  ? "its lz4 data does not decode" :
 					 strerror(-rc));
@@ -530,8 +535,7 @@ int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 				aim_log(LOG_WARNING,
 					"offline: block %u of '%s' in %s is "
 					"not cached",
-					i, blob_name(b),
-					b->has_loc ? b->loc.model : "?");
+					i, blob_name(b), blob_model(b));
 				return -EIO;
 			}
 			b->state[i] = B_FETCHING;
