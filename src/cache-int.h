@@ -149,6 +149,9 @@ struct aim_cache {
 		uint64_t hits, misses, fetched_bytes, fetch_errors,
 			verify_failures, served_bytes, evictions,
 			evicted_bytes;
+		uint64_t served_origin_bytes; /* of served: reads that
+					       * waited for the origin */
+		uint64_t fetched_by_kind[SRC_HTTPS + 1]; /* by enum aim_src */
 	} stats;
 	/* the evictor (evict.c); protected by c->lock */
 	pthread_t evictor;
