@@ -9,6 +9,7 @@
 #include "src/cache.h"
 #include "src/conf.h"
 #include "src/metrics.h"
+#include "src/scrape.h"
 
 static void histograms(void)
 {
@@ -101,7 +102,83 @@ static void exposition(void)
 	aim_conf_release(&conf);
 }
 
+static void addresses(void)
+{
+	struct aim_scrape_addr a;
+	struct aim_conf conf;
+	const char *why;
+	char *cause = NULL;
+
+	CHECK(aim_scrape_parse("127.0.0.1:9464", &a, &why) == 0 && a.loopback &&
+	      !a.is_unix);
+	CHECK(aim_scrape_parse("localhost:0", &a, &why) == 0 && a.loopback);
+	CHECK(aim_scrape_parse("[::1]:9464", &a, &why) == 0 && a.loopback);
+	CHECK(aim_scrape_parse("127.8.9.10:1", &a, &why) == 0 && a.loopback);
+	CHECK(aim_scrape_parse("0.0.0.0:9464", &a, &why) == 0 && !a.loopback);
+	CHECK(aim_scrape_parse("[::]:9464", &a, &why) == 0 && !a.loopback);
+	CHECK(aim_scrape_parse("10.1.2.3:80", &a, &why) == 0 && !a.loopback);
+	CHECK(aim_scrape_parse("unix:/run/m.sock", &a, &why) == 0 && a.is_unix);
+	CHECK(aim_scrape_parse("unix:m.sock", &a, &why) == -EINVAL);
+	CHECK(aim_scrape_parse("example.com:80", &a, &why) == -EINVAL);
+	CHECK(aim_scrape_parse("127.0.0.1", &a, &why) == -EINVAL);
+	CHECK(aim_scrape_parse("127.0.0.1:", &a, &why) == -EINVAL);
+	CHECK(aim_scrape_parse("127.0.0.1:65536", &a, &why) == -EINVAL);
+	CHECK(aim_scrape_parse("127.0.0.1:-1", &a, &why) == -EINVAL);
+	CHECK(aim_scrape_parse("::1:80", &a, &why) == -EINVAL);
+	CHECK(aim_scrape_parse("[::1]80", &a, &why) == -EINVAL);
+	CHECK(aim_scrape_parse(":80", &a, &why) == -EINVAL);
+
+	aim_conf_init(&conf);
+	CHECK(aim_conf_known("metrics") && aim_conf_known("metrics_remote"));
+	CHECK(aim_conf_set(&conf, "metrics", "127.0.0.1:9464", &cause) == 0 &&
+	      conf.metrics && strcmp(conf.metrics, "127.0.0.1:9464") == 0);
+	CHECK(aim_conf_set(&conf, "metrics", "nope", &cause) == -EINVAL &&
+	      cause && strstr(cause, "'metrics'"));
+	free(cause);
+	CHECK(aim_conf_set(&conf, "metrics", "off", &cause) == 0 &&
+	      conf.metrics == NULL);
+	CHECK(aim_conf_set(&conf, "metrics_remote", NULL, &cause) == 0 &&
+	      conf.metrics_remote == 1);
+	aim_conf_release(&conf);
+}
+
+static void routes(void)
+{
+	static const struct {
+		const char *head;
+		const char *want; /* NULL: the metrics */
+		int head_only;
+	} cases[] = {
+		{ "GET /metrics HTTP/1.0\r\n\r\n", NULL, 0 },
+		{ "GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", NULL, 0 },
+		{ "HEAD /metrics HTTP/1.0\n\n", NULL, 1 },
+		{ "GET /metricsx HTTP/1.0\r\n\r\n", "404 Not Found", 0 },
+		{ "GET / HTTP/1.0\r\n\r\n", "404 Not Found", 0 },
+		{ "POST /metrics HTTP/1.0\r\n\r\n", "405 Method Not Allowed",
+		  0 },
+		{ "get /metrics HTTP/1.0\r\n\r\n", "400 Bad Request", 0 },
+		{ "GET /metrics\r\n\r\n", "400 Bad Request", 0 },
+		{ "GET  /metrics HTTP/1.0\r\n\r\n", "400 Bad Request", 0 },
+		{ " GET /metrics HTTP/1.0\r\n", "400 Bad Request", 0 },
+		{ "GET /metrics FTP/1.0\r\n", "400 Bad Request", 0 },
+		{ "", "400 Bad Request", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[128];
+		int head_only = -1;
+		snprintf(buf, sizeof(buf), "%s", cases[i].head);
+		const char *got = aim_scrape_route(buf, &head_only);
+		if (cases[i].want == NULL)
+			CHECK(got == NULL && head_only == cases[i].head_only);
+		else
+			CHECK(got && strcmp(got, cases[i].want) == 0);
+	}
+}
+
 const struct unit_test metrics_tests[] = {
+	{ "scrape: addresses and metrics=", addresses },
+	{ "scrape: request routes", routes },
 	{ "metrics: histograms", histograms },
 	{ "metrics: fetch error classes", error_classes },
 	{ "metrics: exposition text", exposition },
