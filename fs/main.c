@@ -51,7 +51,7 @@ static void usage(FILE *out)
 		"  negative_timeout=SECS remember missing repos (60)\n"
 		"  ctl_socket=PATH      control socket (%s)\n"
 		"  model=URI            register URI at start (repeatable)\n"
-		"  fetch_timeout=SECS   give up on a block after SECS (30)\n"
+		"  fetch_timeout=SECS   give up on a block after SECS (20)\n"
 		"  connect_timeout=SECS per connection attempt (10)\n"
 		"  ca_file=FILE         CA bundle for TLS\n"
 		"  log_level=LEVEL      error, warning, notice, info, debug\n"
