@@ -19,7 +19,7 @@ if [ ! -f "$build/src-tree/Makefile" ]; then
 fi
 cd "$build/src-tree"
 make -j"$(nproc)" fuzz >/dev/null
-for t in uri hub-tree s3xml conf path lz4; do
+for t in uri hub-tree s3xml conf path lz4 scrape; do
 	corpus=$build/corpus-$t
 	rm -rf "$corpus"
 	cp -r "$src/tests/fuzz/corpus/$t" "$corpus"
