@@ -126,6 +126,7 @@ ok "a damaged lz4 block is caught at its check, fetched again (1 MiB), logged"
 
 # damaged while the daemon runs (the block was checked already): its
 # header no longer decodes, the read checks it again and fetches it
+cat "$MNT/demo/z/tokenizer.json" >/dev/null # checked now
 drop_caches
 read -r blob off <<EOF
 $("$PY" - "$STORE/index.db" <<'PYEOF'
