@@ -32,18 +32,7 @@ cleanup() {
 	grep -q " $W/mnt " /proc/mounts && fusermount3 -uz "$W/mnt"
 }
 trap cleanup EXIT
-drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc -l; }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-mb() { echo "$1 / $2 / 1048576" | bc -l; }
-results=()
-report() { # name value unit baseline ratio goal cmp
-	local verdict
-	verdict=$(echo "$5 $7 $6" | awk '{ ok = ($2 == ">=") ? ($1 >= $3) : ($1 <= $3); print ok ? "PASS" : "FAIL" }')
-	results+=("$(printf '%-44s %10s %-6s %10s %7.2f  (goal %s %s)  %s' "$1" "$2" "$3" "$4" "$5" "$7" "$6" "$verdict")")
-	echo "${results[-1]}"
-}
+. bench/lib.sh
 
 echo "== setting up in $W (model $SIZE, big file $BIG, CDN cap $RATE/connection)"
 rm -rf "$W/store" "$W/mnt"
@@ -200,7 +189,4 @@ A=$(median "${t_aim[@]}"); N=$(median "${t_nat[@]}")
 report "7 find|stat over $FILES files vs a plain tree" "$(printf %.3f "$A")" s "$(printf %.3f "$N")" "$(echo "$A / $N" | bc -l)" 3 "<="
 undaemon
 
-echo
-echo "== aimfs bench: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -r), model $SIZE, CDN cap $RATE, median of $RUNS"
-printf '%s\n' "${results[@]}"
-echo "$(printf '%s\n' "${results[@]}" | grep -c PASS) passed, $(printf '%s\n' "${results[@]}" | grep -c FAIL) failed"
+summary "model $SIZE, CDN cap $RATE, median of $RUNS"

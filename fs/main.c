@@ -28,6 +28,7 @@
 #include "src/ctl.h"
 #include "src/layout.h"
 #include "src/log.h"
+#include "src/scrape.h"
 #include "src/util.h"
 
 static void usage(FILE *out)
@@ -50,7 +51,7 @@ static void usage(FILE *out)
 		"  negative_timeout=SECS remember missing repos (60)\n"
 		"  ctl_socket=PATH      control socket (%s)\n"
 		"  model=URI            register URI at start (repeatable)\n"
-		"  fetch_timeout=SECS   give up on a block after SECS (30)\n"
+		"  fetch_timeout=SECS   give up on a block after SECS (20)\n"
 		"  connect_timeout=SECS per connection attempt (10)\n"
 		"  ca_file=FILE         CA bundle for TLS\n"
 		"  log_level=LEVEL      error, warning, notice, info, debug\n"
@@ -61,6 +62,9 @@ static void usage(FILE *out)
 		"  s3_endpoint=URL      S3-compatible endpoint ($AWS_ENDPOINT_URL)\n"
 		"  s3_region=REGION     ($AWS_REGION, us-east-1)\n"
 		"  s3_addressing=auto|path|virtual  bucket in the path or the host\n"
+		"  metrics=ADDR:PORT|unix:PATH  serve Prometheus metrics at\n"
+		"                       /metrics (off; ADDR loopback unless\n"
+		"                       metrics_remote=yes)\n"
 		"Other -o options go to FUSE. -f stays in the foreground and logs\n"
 		"to stderr; -d is -f plus debug logging of every FUSE request.\n"
 		"Config: %s or -c/--config FILE.\n",
@@ -352,6 +356,7 @@ int main(int argc, char **argv)
 	struct aim_conf conf;
 	struct aim_cache *cache = NULL;
 	struct aim_ctl *ctl = NULL;
+	struct aim_scrape *scrape = NULL;
 	struct fuse_session *se = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *lcfg = NULL;
@@ -389,6 +394,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aimfsd: %s\n", cause ? cause : "control socket");
 		goto out;
 	}
+	/* bound now, so a taken port fails the start, not a later scrape */
+	if (conf.metrics && aim_scrape_start(cache, conf.metrics,
+					     conf.metrics_remote, &scrape,
+					     &cause) < 0) {
+		fprintf(stderr, "aimfsd: %s\n", cause ? cause : "metrics");
+		goto out;
+	}
 	aim_cache_add_configured(cache);
 
 	struct aimfs fs = {
@@ -423,7 +435,8 @@ int main(int argc, char **argv)
 	/* no thread may run before this fork */
 	fuse_daemonize(o.foreground);
 	aim_cache_forked(cache);
-	if (aim_cache_start(cache) < 0 || aim_ctl_serve(ctl) < 0) {
+	if (aim_cache_start(cache) < 0 || aim_ctl_serve(ctl) < 0 ||
+	    (scrape && aim_scrape_serve(scrape) < 0)) {
 		aim_log(LOG_ERR, "cannot start the daemon's threads");
 		goto out_unmount;
 	}
@@ -445,6 +458,7 @@ out:
 	if (cache)
 		aim_cache_stop(cache); /* pulls end, so connections can */
 	aim_ctl_stop(&ctl);
+	aim_scrape_stop(&scrape);
 	if (se)
 		fuse_session_destroy(se);
 	if (lcfg)
@@ -457,5 +471,6 @@ out:
 	free(o.aim_opts);
 	free(o.fuse_opts);
 	free(cause);
+	aim_log_flush();
 	return ret;
 }

@@ -18,6 +18,7 @@
 #include "fs.h"
 #include "src/cache.h"
 #include "src/layout.h"
+#include "src/metrics.h"
 
 static struct aimfs *fs_of(fuse_req_t req)
 {
@@ -192,6 +193,40 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* a read of a model file: from the store's file to the kernel, spliced,
+ * not copied (or decompressed lz4 blocks from a buffer) */
+static void read_file(fuse_req_t req, struct aim_file *f, size_t size,
+		      off_t off)
+{
+	struct aimfs *fs = fs_of(req);
+	size_t len;
+	int fd, rc, flags;
+	char *data;
+
+	flags = aim_cache_read_begin(fs->cache, f, size, (uint64_t)off, &fd,
+				     &len, &data);
+	if (flags < 0) {
+		fuse_reply_err(req, -flags);
+		return;
+	}
+	if (len == 0) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (data) {
+		rc = fuse_reply_buf(req, data, len);
+		free(data);
+	} else {
+		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
+		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv.buf[0].fd = fd;
+		bv.buf[0].pos = off;
+		rc = fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+	}
+	aim_cache_read_end(fs->cache, f, (uint64_t)off, len,
+			   rc == 0 ? flags | AIM_READ_SERVED : flags);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -200,37 +235,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 
 	if (f) {
-		/* from the store's file to the kernel: spliced, not copied */
-		struct aimfs *fs = fs_of(req);
-		size_t len;
-		int fd, rc;
-		char *data;
-		rc = aim_cache_read_begin(fs->cache, f, size, (uint64_t)off, &fd,
-					  &len, &data);
-		if (rc < 0) {
-			fuse_reply_err(req, -rc);
-			return;
-		}
-		if (len == 0) {
-			fuse_reply_buf(req, NULL, 0);
-			return;
-		}
-		if (data) {
-			/* lz4 blocks, decompressed */
-			rc = fuse_reply_buf(req, data, len);
-			free(data);
-			aim_cache_read_end(fs->cache, f, (uint64_t)off, len,
-					   rc == 0);
-			return;
-		}
-		struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
-		bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		bv.buf[0].fd = fd;
-		bv.buf[0].pos = off;
-		rc = fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
-		aim_cache_read_end(fs->cache, f, (uint64_t)off, len, rc == 0);
+		uint64_t t0 = aim_metrics_now_ns();
+		read_file(req, f, size, off);
+		aim_metrics_observe(AIM_HIST_READ, aim_metrics_now_ns() - t0);
 		return;
 	}
+	/* an in-memory file (a ref) */
 	buf = malloc(size ? size : 1);
 	if (buf == NULL) {
 		fuse_reply_err(req, ENOMEM);

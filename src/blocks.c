@@ -13,11 +13,13 @@
 
 #include "cache-int.h"
 #include "conf.h"
+#include "http.h"
 #include "hub.h"
 #include "https.h"
 #include "s3.h"
 #include "index.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 #include "util.h"
 
@@ -62,6 +64,15 @@ void account_absent(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	c->stored -= stored;
 }
 
+/* block i of b came from the origin; c->lock held */
+static void account_fetched(struct aim_cache *c, struct aim_blob *b,
+			    uint32_t i)
+{
+	c->stats.fetched_bytes += block_len(c, b, i);
+	if (b->loc.kind >= SRC_HF && b->loc.kind <= SRC_HTTPS)
+		c->stats.fetched_by_kind[b->loc.kind] += block_len(c, b, i);
+}
+
 /* the blob's data file, opened on first use; called without c->lock */
 int blob_fd(struct aim_cache *c, struct aim_blob *b)
 {
@@ -91,14 +102,19 @@ const char *blob_name(const struct aim_blob *b)
 	return b->has_loc ? b->loc.name : b->key;
 }
 
+const char *blob_model(const struct aim_blob *b)
+{
+	return b->has_loc && b->loc.model ? b->loc.model : "?";
+}
+
 /* one line for a block that cannot be stored: why, and that nothing
  * evictable was left */
 static void log_full(const struct aim_blob *b, uint32_t i, const char *why)
 {
 	aim_log(LOG_ERR,
-		"store full: no room for block %u of '%s' (%s and nothing is "
-		"evictable)",
-		i, blob_name(b), why);
+		"store full: no room for block %u of '%s' in %s (%s and "
+		"nothing is evictable)",
+		i, blob_name(b), blob_model(b), why);
 }
 
 /*
@@ -127,8 +143,9 @@ static int seal_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 		if ((rc = aim_codec_pack(fd, off, len, packed)) == 0)
 			*stored = packed;
 		else
-			aim_log(LOG_ERR, "cannot compress block %u of '%s': %s",
-				i, blob_name(b), strerror(-rc));
+			aim_log(LOG_ERR,
+				"cannot compress block %u of '%s' in %s: %s", i,
+				blob_name(b), blob_model(b), strerror(-rc));
 	}
 	return rc;
 }
@@ -164,8 +181,8 @@ int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 	    *stored < len && fdatasync(fd) < 0)
 		rc = -errno;
 	if (rc < 0) {
-		aim_log(LOG_ERR, "cannot store block %u of '%s': %s", i,
-			blob_name(b), strerror(-rc));
+		aim_log(LOG_ERR, "cannot store block %u of '%s' in %s: %s", i,
+			blob_name(b), blob_model(b), strerror(-rc));
 		if (fd >= 0)
 			aim_store_drop(fd, off, len); /* no partial block */
 		*stored = len;
@@ -209,7 +226,7 @@ static void settle(struct whole *w, uint32_t k, int rc, uint32_t stored)
 		b->state[k] = B_READY;
 		b->atime[k] = ++c->tick;
 		account_present(c, b, k, stored);
-		c->stats.fetched_bytes += block_len(c, b, k);
+		account_fetched(c, b, k);
 	} else {
 		b->state[k] = B_ABSENT;
 	}
@@ -374,6 +391,8 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 	}
 	if ((fd = blob_fd(c, b)) < 0)
 		return fd;
+	uint64_t t0 = aim_metrics_now_ns();
+	aim_http_take_failure(); /* whatever this thread did before */
 	rc = fetch_from_source(c, b, off, len, fd, &cause);
 	if (rc == -ENOSPC) {
 		/* the disk filled before the limit did: make room, try once */
@@ -384,11 +403,13 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 		if (freed > 0) {
 			aim_log(LOG_NOTICE,
 				"disk full before the store's limit: evicted "
-				"%llu bytes for block %u of '%s'",
-				(unsigned long long)freed, i, blob_name(b));
+				"%llu bytes for block %u of '%s' in %s",
+				(unsigned long long)freed, i, blob_name(b),
+				blob_model(b));
 			rc = fetch_from_source(c, b, off, len, fd, &cause);
 		}
 	}
+	aim_metrics_observe(AIM_HIST_FETCH, aim_metrics_now_ns() - t0);
 	/* served from here on; recorded once the committer synced it */
 	if (rc == 0 && (rc = seal_block(c, b, i, fd, sum, stored)) == 0)
 		rc = commit_queue(c, b, i, len, *stored, sum);
@@ -401,10 +422,9 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 				i, b->loc.name, b->loc.model,
 				cause ? cause : strerror(-rc));
 		aim_store_drop(fd, off, len); /* no partial block on disk */
-		rc = rc == -ENOSPC ? rc : -EIO;
 	}
 	free(cause);
-	return rc;
+	return rc; /* the caller makes it -EIO, once it is counted */
 }
 
 /* forget a block: index row first, then its disk space */
@@ -478,9 +498,9 @@ static int verify_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	free(buf);
 	if (rc < 0 && rc != -ENOMEM) {
 		aim_log(LOG_ERR,
-			"block %u of '%s' failed its check (%s): dropped, "
-			"will fetch again",
-			i, blob_name(b),
+			"block %u of '%s' in %s failed its check (%s): "
+			"dropped, will fetch again",
+			i, blob_name(b), blob_model(b),
 			rc == -EBADMSG ? "checksum mismatch" :
 			rc == -EILSEQ  ? "its lz4 data does not decode" :
 					 strerror(-rc));
@@ -536,8 +556,7 @@ int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 				aim_log(LOG_WARNING,
 					"offline: block %u of '%s' in %s is "
 					"not cached",
-					i, blob_name(b),
-					b->has_loc ? b->loc.model : "?");
+					i, blob_name(b), blob_model(b));
 				return -EIO;
 			}
 			b->state[i] = B_FETCHING;
@@ -550,11 +569,12 @@ int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 				b->state[i] = B_READY;
 				b->atime[i] = ++c->tick;
 				account_present(c, b, i, stored);
-				c->stats.fetched_bytes += block_len(c, b, i);
+				account_fetched(c, b, i);
 				evict_poke(c);
 			} else {
 				b->state[i] = B_ABSENT;
 				c->stats.fetch_errors++;
+				aim_metrics_fetch_failed(rc);
 			}
 			pthread_cond_broadcast(&c->cond);
 			pthread_mutex_unlock(&c->lock);
@@ -588,9 +608,9 @@ static int read_span(struct aim_cache *c, struct aim_blob *b, int fd,
 				(uint32_t)(a - bstart), buf + (a - off), e - a);
 		if (rc == -EILSEQ) {
 			aim_log(LOG_ERR,
-				"block %u of '%s': its lz4 data does not "
+				"block %u of '%s' in %s: its lz4 data does not "
 				"decode; checking it again",
-				i, blob_name(b));
+				i, blob_name(b), blob_model(b));
 			pthread_mutex_lock(&c->lock);
 			if (b->state[i] == B_READY)
 				b->state[i] = B_PRESENT;
@@ -623,7 +643,7 @@ int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
 {
 	struct aim_blob *b = f->blob;
 	uint32_t first, last;
-	int rc = 0, tries = 0;
+	int rc = 0, tries = 0, flags = 0;
 
 	*buf = NULL;
 	*len = (size_t)aim_block_span(b->size, c->block_size, off, size, &first,
@@ -632,8 +652,13 @@ int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
 		return 0;
 	prefetch_note(c, b, first, last);
 	pthread_mutex_lock(&c->lock);
-	for (uint32_t i = first; i <= last; i++)
+	for (uint32_t i = first; i <= last; i++) {
 		b->inuse[i]++;
+		/* fetched by this read, or by another one it waits for */
+		if (b->state[i] == B_ABSENT || b->state[i] == B_FETCHING ||
+		    b->state[i] == B_EVICTING)
+			flags = AIM_READ_ORIGIN;
+	}
 	pthread_mutex_unlock(&c->lock);
 	do {
 		for (uint32_t i = first; i <= last && rc == 0; i++)
@@ -648,11 +673,11 @@ int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
 		aim_cache_read_end(c, f, off, *len, 0);
 		return -EIO;
 	}
-	return 0;
+	return flags;
 }
 
 void aim_cache_read_end(struct aim_cache *c, struct aim_file *f, uint64_t off,
-			size_t len, int served)
+			size_t len, int flags)
 {
 	struct aim_blob *b = f->blob;
 	uint32_t first, last;
@@ -662,7 +687,9 @@ void aim_cache_read_end(struct aim_cache *c, struct aim_file *f, uint64_t off,
 	pthread_mutex_lock(&c->lock);
 	for (uint32_t i = first; i <= last; i++)
 		b->inuse[i]--;
-	if (served)
+	if (flags & AIM_READ_SERVED)
 		c->stats.served_bytes += len;
+	if ((flags & AIM_READ_SERVED) && (flags & AIM_READ_ORIGIN))
+		c->stats.served_origin_bytes += len;
 	pthread_mutex_unlock(&c->lock);
 }

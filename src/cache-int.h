@@ -149,6 +149,9 @@ struct aim_cache {
 		uint64_t hits, misses, fetched_bytes, fetch_errors,
 			verify_failures, served_bytes, evictions,
 			evicted_bytes;
+		uint64_t served_origin_bytes; /* of served: reads that
+					       * waited for the origin */
+		uint64_t fetched_by_kind[SRC_HTTPS + 1]; /* by enum aim_src */
 	} stats;
 	/* the evictor (evict.c); protected by c->lock */
 	pthread_t evictor;
@@ -215,7 +218,9 @@ static inline int block_codec(uint32_t len, uint32_t stored)
 {
 	return stored < len ? AIM_CODEC_LZ4 : AIM_CODEC_RAW;
 }
+/* for log lines: the blob's path in its model, and the model's name */
 const char *blob_name(const struct aim_blob *b);
+const char *blob_model(const struct aim_blob *b);
 int blob_fd(struct aim_cache *c, struct aim_blob *b);
 /* make block i present and checked: waits for or runs the one fetch */
 int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i);

@@ -1339,6 +1339,20 @@ static const char *compress_name(int mode)
 					  "auto";
 }
 
+/* registered, partial, complete, pulling or failed; c->lock held */
+static const char *model_state(const struct aim_model *m, uint64_t size,
+			       uint64_t cached)
+{
+	const char *state = pull_state(m);
+
+	if (state)
+		return state;
+	return m->failed		? "failed" :
+	       cached == 0 && size > 0	? "registered" :
+	       cached < size		? "partial" :
+					  "complete";
+}
+
 json_t *aim_cache_list(struct aim_cache *c)
 {
 	json_t *arr = json_array();
@@ -1354,12 +1368,7 @@ json_t *aim_cache_list(struct aim_cache *c)
 		if (m->gone)
 			continue;
 		cache_model_sizes(m, &size, &cached);
-		state = pull_state(m);
-		if (state == NULL)
-			state = m->failed		 ? "failed" :
-				cached == 0 && size > 0	 ? "registered" :
-				cached < size		 ? "partial" :
-							   "complete";
+		state = model_state(m, size, cached);
 		json_t *o = json_pack(
 			"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, "
 			"s:s}",
@@ -1381,20 +1390,36 @@ json_t *aim_cache_list(struct aim_cache *c)
 
 json_t *aim_cache_status(struct aim_cache *c)
 {
-	uint64_t blocks = 0, pinned = 0, limit;
+	uint64_t blocks = 0, pinned = 0, fetching = 0, limit;
 	uint64_t disk = aim_store_disk_usage(c->store);
 	size_t models = 0;
 	json_t *o;
 
+	static const char *const state_names[] = { "registered", "partial",
+						   "complete", "pulling",
+						   "failed" };
+	json_int_t by_state[AIM_ARRAY_SIZE(state_names)] = { 0 };
+
 	pthread_mutex_lock(&c->lock);
 	limit = evict_limit(c);
-	for (size_t i = 0; i < c->nmodels; i++)
-		models += !c->models[i]->gone;
+	for (size_t i = 0; i < c->nmodels; i++) {
+		struct aim_model *m = c->models[i];
+		uint64_t size, cached;
+		if (m->gone)
+			continue;
+		models++;
+		cache_model_sizes(m, &size, &cached);
+		const char *st = model_state(m, size, cached);
+		for (size_t k = 0; k < AIM_ARRAY_SIZE(state_names); k++)
+			by_state[k] += strcmp(st, state_names[k]) == 0;
+	}
 	for (size_t i = 0; i < c->nblobs; i++) {
 		struct aim_blob *b = c->blobs[i];
-		for (uint32_t j = 0; j < b->nblocks; j++)
+		for (uint32_t j = 0; j < b->nblocks; j++) {
 			blocks += b->state[j] == B_READY ||
 				  b->state[j] == B_PRESENT;
+			fetching += b->state[j] == B_FETCHING;
+		}
 		if (b->pins > 0)
 			pinned += b->present_bytes;
 	}
@@ -1432,6 +1457,27 @@ json_t *aim_cache_status(struct aim_cache *c)
 			json_real(c->used ? 1.0 - (double)c->stored /
 							  (double)c->used :
 					    0.0));
+		/* for the metrics (metrics.c) */
+		json_object_set_new(
+			o, "served_origin_bytes",
+			json_integer((json_int_t)c->stats.served_origin_bytes));
+		json_object_set_new(
+			o, "fetched_bytes_by_kind",
+			json_pack("{s:I, s:I, s:I}", "hf",
+				  (json_int_t)c->stats.fetched_by_kind[SRC_HF],
+				  "s3",
+				  (json_int_t)c->stats.fetched_by_kind[SRC_S3],
+				  "https",
+				  (json_int_t)
+					  c->stats.fetched_by_kind[SRC_HTTPS]));
+		json_object_set_new(o, "fetching_blocks",
+				    json_integer((json_int_t)fetching));
+		json_t *states = json_object();
+		for (size_t k = 0; states && k < AIM_ARRAY_SIZE(state_names);
+		     k++)
+			json_object_set_new(states, state_names[k],
+					    json_integer(by_state[k]));
+		json_object_set_new(o, "models_by_state", states);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return o;

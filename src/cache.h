@@ -72,19 +72,27 @@ int aim_cache_lookup_miss(struct aim_cache *c, uint64_t parent,
 /* register conf's model= URIs that the store does not know yet; logs errors */
 void aim_cache_add_configured(struct aim_cache *c);
 
+/* what aim_cache_read_begin() says of a read, and aim_cache_read_end()
+ * is told (for the served bytes by source) */
+enum aim_read_flags {
+	AIM_READ_ORIGIN = 1 << 0, /* a block had to come from the origin */
+	AIM_READ_SERVED = 1 << 1, /* the bytes went out */
+};
+
 /*
  * Reading: make the blocks of a read present (fetching what is missing)
  * and return the store file and the length to serve from it at off (the
  * same offset: a block sits at its own place in its blob's file). When the
  * range holds lz4 blocks, *buf instead gets the len bytes, decompressed
  * (the caller frees it); otherwise *buf is NULL. The blocks stay in the
- * store until aim_cache_read_end(); served says the bytes went out. -EIO
- * when a block cannot be had.
+ * store until aim_cache_read_end(), which is given the flags returned
+ * here, with AIM_READ_SERVED if the bytes went out. Returns 0 or
+ * AIM_READ_ORIGIN, or -EIO when a block cannot be had.
  */
 int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
 			 uint64_t off, int *fd, size_t *len, char **buf);
 void aim_cache_read_end(struct aim_cache *c, struct aim_file *f, uint64_t off,
-			size_t len, int served);
+			size_t len, int flags);
 
 uint64_t aim_file_size(const struct aim_file *f);
 

@@ -51,8 +51,9 @@ static void commit_batch(struct aim_cache *c, struct pending *v, size_t n)
 		for (size_t j = 0; j < k && !seen; j++)
 			seen = v[j].b == v[k].b;
 		if (!seen && v[k].b->fd >= 0 && fdatasync(v[k].b->fd) < 0)
-			aim_log(LOG_ERR, "cannot sync '%s': %s",
-				blob_name(v[k].b), strerror(errno));
+			aim_log(LOG_ERR, "cannot sync '%s' in %s: %s",
+				blob_name(v[k].b), blob_model(v[k].b),
+				strerror(errno));
 	}
 	/* c->lock keeps the evictor from dropping a block while its row is
 	 * being written (it drops the row afterwards under ixlock) */
@@ -70,8 +71,8 @@ static void commit_batch(struct aim_cache *c, struct pending *v, size_t n)
 		if (aim_index_block_put(c->ix, b->id, v[k].i, v[k].len,
 					block_codec(v[k].len, v[k].stored),
 					v[k].stored, v[k].sum) < 0)
-			aim_log(LOG_ERR, "cannot record block %u of '%s'",
-				v[k].i, blob_name(b));
+			aim_log(LOG_ERR, "cannot record block %u of '%s' in %s",
+				v[k].i, blob_name(b), blob_model(b));
 	}
 	int failed = !tx || aim_index_commit(c->ix) < 0;
 	if (failed && tx)

@@ -13,6 +13,7 @@
 #include "codec.h"
 #include "conf.h"
 #include "log.h"
+#include "scrape.h"
 #include "util.h"
 
 void aim_conf_init(struct aim_conf *c)
@@ -41,6 +42,7 @@ void aim_conf_release(struct aim_conf *c)
 	free(c->ca_file);
 	free(c->s3_endpoint);
 	free(c->s3_region);
+	free(c->metrics);
 	for (size_t i = 0; i < c->nmodels; i++)
 		free(c->models[i]);
 	free(c->models);
@@ -118,7 +120,8 @@ static const char *known[] = { "store",	      "hf_endpoint",   "hf_token_path",
 			       "s3_endpoint", "s3_region", "s3_addressing",
 			       "fetch_threads", "prefetch_window",
 			       "read_ahead_kb", "compress",
-			       "compress_min_saving" };
+			       "compress_min_saving", "metrics",
+			       "metrics_remote" };
 
 int aim_conf_known(const char *key)
 {
@@ -135,7 +138,9 @@ int aim_conf_set(struct aim_conf *c, const char *key, const char *value,
 	if (value == NULL) {
 		/* flags given as bare -o names */
 		if (strcmp(key, "allow_other") == 0 ||
-		    strcmp(key, "offline") == 0 || strcmp(key, "auto_add") == 0)
+		    strcmp(key, "offline") == 0 ||
+		    strcmp(key, "auto_add") == 0 ||
+		    strcmp(key, "metrics_remote") == 0)
 			value = "yes";
 		else
 			return bad(cause, key, "", "a value is required");
@@ -208,6 +213,21 @@ int aim_conf_set(struct aim_conf *c, const char *key, const char *value,
 		return set_bool(&c->auto_add, key, value, cause);
 	if (strcmp(key, "allow_other") == 0)
 		return set_bool(&c->allow_other, key, value, cause);
+	if (strcmp(key, "metrics") == 0) {
+		struct aim_scrape_addr a;
+		const char *why;
+		/* off (the default) can be said too, to undo a config file */
+		if (strcmp(value, "off") == 0 || value[0] == '\0') {
+			free(c->metrics);
+			c->metrics = NULL;
+			return 0;
+		}
+		if (aim_scrape_parse(value, &a, &why) < 0)
+			return bad(cause, key, value, why);
+		return set_str(&c->metrics, value);
+	}
+	if (strcmp(key, "metrics_remote") == 0)
+		return set_bool(&c->metrics_remote, key, value, cause);
 	if (strcmp(key, "fetch_timeout") == 0)
 		return set_uint(&c->fetch_timeout, key, value, 1, 3600, cause);
 	if (strcmp(key, "fetch_threads") == 0)

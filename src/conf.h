@@ -45,6 +45,8 @@ struct aim_conf {
 	enum aim_s3_addressing s3_addressing;
 	int compress;		  /* enum aim_compress (codec.h) */
 	double compress_min_saving; /* auto: the fraction a block must save */
+	char *metrics;		  /* ADDR:PORT or unix:PATH, or NULL */
+	int metrics_remote;	  /* metrics on a non-loopback address */
 	char **models;		  /* model=URI, repeatable */
 	size_t nmodels;
 };

@@ -18,6 +18,7 @@
 #include "cache.h"
 #include "ctl.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define MAX_LINE (1u << 20)
@@ -191,6 +192,20 @@ static json_t *exec_import(struct aim_cache *c, json_t *req)
 	return r;
 }
 
+/* the Prometheus text a scrape of the daemon gets */
+static json_t *exec_metrics(struct aim_cache *c)
+{
+	size_t len;
+	char *text;
+	int rc = aim_metrics_render(c, &text, &len);
+
+	if (rc < 0)
+		return fail("cannot render the metrics", -rc);
+	json_t *r = json_pack("{s:b, s:s%}", "ok", 1, "text", text, len);
+	free(text);
+	return r;
+}
+
 json_t *aim_ctl_exec(struct aim_cache *c, json_t *req, aim_ctl_emit emit,
 		     void *arg)
 {
@@ -207,6 +222,8 @@ json_t *aim_ctl_exec(struct aim_cache *c, json_t *req, aim_ctl_emit emit,
 	if (strcmp(cmd, "status") == 0)
 		return json_pack("{s:b, s:o}", "ok", 1, "status",
 				 aim_cache_status(c));
+	if (strcmp(cmd, "metrics") == 0)
+		return exec_metrics(c);
 	if (strcmp(cmd, "pull") == 0)
 		return exec_pull(c, req, -1, emit, arg);
 	if (strcmp(cmd, "pin") == 0)

@@ -4,7 +4,9 @@
  * per connection, each connection on its own thread. A request is
  * {"cmd": NAME, ...}; events such as {"event": "progress", ...} may come
  * first, then the answer {"ok": true, ...} or {"ok": false, "error":
- * REASON}. The same aim_ctl_exec() runs in the daemon and in aimfs-ctl
+ * REASON}. {"cmd": "metrics"} answers with "text", what a Prometheus
+ * scrape of the daemon gets.
+ * The same aim_ctl_exec() runs in the daemon and in aimfs-ctl
  * --store, so both modes behave alike.
  */
 #ifndef AIM_CTL_H

@@ -18,9 +18,13 @@
 
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define POOL_MAX 64
+
+/* the calling thread's last exchange, for aim_http_take_failure() */
+static __thread enum aim_http_failure last_failure;
 
 struct aim_http {
 	CURLSH *share;
@@ -397,6 +401,32 @@ static size_t body_entry(char *data, size_t size, size_t nmemb, void *arg)
 	return body_cb(data, size, nmemb, &bc->x);
 }
 
+static enum aim_http_failure failure_of(int rc,
+					const struct aim_http_resp *resp)
+{
+	switch (rc) {
+	case 0:
+		break;
+	case -ETIMEDOUT:
+		return AIM_HTTP_FAIL_TIMEOUT;
+	case -ECONNREFUSED:
+	case -EHOSTUNREACH:
+		return AIM_HTTP_FAIL_CONNECT;
+	case -ENOMEM:
+		return AIM_HTTP_FINE; /* ours, not the origin's */
+	default:
+		return aim_http_local_error(rc) ? AIM_HTTP_FINE :
+						  AIM_HTTP_FAIL_TRANSPORT;
+	}
+	if (resp->status >= 500)
+		return AIM_HTTP_FAIL_5XX;
+	if (resp->status >= 400)
+		return AIM_HTTP_FAIL_4XX;
+	if (resp->range_error && resp->status / 100 == 2)
+		return AIM_HTTP_FAIL_TRANSPORT;
+	return AIM_HTTP_FINE;
+}
+
 int aim_http_do(struct aim_http *http, const struct aim_http_req *req,
 		struct aim_http_resp *resp)
 {
@@ -501,7 +531,16 @@ int aim_http_do(struct aim_http *http, const struct aim_http_req *req,
 out:
 	curl_slist_free_all(hdrs);
 	pool_put(http, h);
+	last_failure = failure_of(rc, resp);
 	return rc;
+}
+
+enum aim_http_failure aim_http_take_failure(void)
+{
+	enum aim_http_failure f = last_failure;
+
+	last_failure = AIM_HTTP_FINE;
+	return f;
 }
 
 void aim_http_resp_release(struct aim_http_resp *r)
@@ -533,6 +572,7 @@ int aim_http_backoff(unsigned attempt, unsigned retry_after,
 		wait = (uint64_t)retry_after * 1000;
 	if (now + wait >= deadline_ms)
 		return -ETIMEDOUT;
+	aim_metrics_retry();
 	struct timespec ts = { (time_t)(wait / 1000),
 			       (long)(wait % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)

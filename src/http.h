@@ -91,11 +91,29 @@ static inline int aim_http_local_error(int rc)
 	return rc == -ENOSPC || rc == -EDQUOT || rc == -EROFS;
 }
 
+/* what went wrong with an exchange, as far as a fetch error class goes */
+enum aim_http_failure {
+	AIM_HTTP_FINE = 0, /* nothing, or an answer below 400 */
+	AIM_HTTP_FAIL_TIMEOUT,
+	AIM_HTTP_FAIL_CONNECT,
+	AIM_HTTP_FAIL_TRANSPORT, /* reset, short body, wrong range */
+	AIM_HTTP_FAIL_4XX,
+	AIM_HTTP_FAIL_5XX,
+};
+
+/*
+ * How the calling thread's last exchange (aim_http_do) went, and forget
+ * it. A source retries and then returns -EIO for most failures; this says
+ * which kind of failure it gave up on, without parsing its cause.
+ */
+enum aim_http_failure aim_http_take_failure(void);
+
 /*
  * Sleep before retry number attempt (0-based): exponential backoff from
  * 100 ms, capped at 5 s, with full jitter; at least retry_after seconds when
  * the server asked. Returns -ETIMEDOUT instead of sleeping past deadline_ms
- * (aim_now_ms() clock).
+ * (aim_now_ms() clock). Each retry it sleeps for is counted in the
+ * aimfs_fetch_retries_total metric.
  */
 int aim_http_backoff(unsigned attempt, unsigned retry_after,
 		     uint64_t deadline_ms);

@@ -478,7 +478,7 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 					  "%s: the Hub serves a different "
 					  "version of '%s'",
 					  safe, loc->path);
-				rc = -EIO;
+				rc = -ESTALE; /* as s3 and https say it */
 				aim_http_resp_release(&resp);
 				free(url);
 				break;
@@ -507,7 +507,7 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 				free(next);
 				aim_http_resp_release(&resp);
 				free(url);
-				rc = -EIO;
+				rc = -ESTALE;
 				break;
 			} else if (!is_absolute(resp.location) &&
 				   same_origin(hub, next)) {

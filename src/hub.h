@@ -77,7 +77,8 @@ struct aim_hub_loc {
  * Fetch exactly len bytes at off into buf, or (buf NULL) into fd at the
  * same offset, with retries for at most timeout_ms (0: the fetch timeout
  * the hub was made with). 0, or -EIO, -ETIMEDOUT, -ENOENT, -EACCES,
- * -ENOSPC with *cause set.
+ * -ENOSPC, or -ESTALE (the Hub has another version of the file now), with
+ * *cause set.
  */
 int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 		  size_t len, void *buf, int fd, unsigned timeout_ms,

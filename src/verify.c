@@ -99,9 +99,10 @@ static void verify_blob(struct aim_cache *c, struct aim_blob *b,
 		if (rc == 0) {
 			b->state[i] = B_READY;
 		} else {
-			aim_log(LOG_ERR, "verify: block %u of '%s' is bad (%s): "
-					 "dropped",
-				i, blob_name(b),
+			aim_log(LOG_ERR,
+				"verify: block %u of '%s' in %s is bad (%s): "
+				"dropped",
+				i, blob_name(b), blob_model(b),
 				rc == -EBADMSG ? "checksum mismatch" :
 						 strerror(-rc));
 			discard(c, b, i);
@@ -119,9 +120,10 @@ static void verify_blob(struct aim_cache *c, struct aim_blob *b,
 		if (strcmp(hex, b->key) != 0) {
 			/* every block passed its own check: the bytes were
 			 * wrong when stored. None of them can be trusted. */
-			aim_log(LOG_ERR, "verify: '%s' does not match its digest "
-					 "%s: dropped",
-				blob_name(b), b->key);
+			aim_log(LOG_ERR,
+				"verify: '%s' in %s does not match its digest "
+				"%s: dropped",
+				blob_name(b), blob_model(b), b->key);
 			for (uint32_t i = 0; i < b->nblocks; i++)
 				if (claim(c, b, i))
 					discard(c, b, i);

@@ -223,5 +223,6 @@ int main(int argc, char **argv)
 out:
 	aim_cache_free(&ctx.cache);
 	aim_conf_release(&ctx.conf);
+	aim_log_flush();
 	return rc;
 }

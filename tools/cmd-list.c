@@ -1,5 +1,7 @@
 /*
- * cmd-list.c - aimfs-ctl list: one line per registered model.
+ * cmd-list.c - aimfs-ctl list: one line per registered model, with the
+ * columns design.md fixes (CACHE KEY, NAME, SOURCE, REVISION, SIZE, CACHED,
+ * PINNED, STATE).
  */
 #include "config.h"
 
@@ -9,10 +11,21 @@
 #include "ctl.h"
 #include "src/util.h"
 
-enum { C_KEY, C_NAME, C_SOURCE, C_REV, C_SIZE, C_CACHED, C_STATE, NCOL };
+enum {
+	C_KEY,
+	C_NAME,
+	C_SOURCE,
+	C_REV,
+	C_SIZE,
+	C_CACHED,
+	C_PINNED,
+	C_STATE,
+	NCOL
+};
 
-static const char *heads[NCOL] = { "CACHE KEY", "NAME",	 "SOURCE", "REVISION",
-				   "SIZE",	"CACHED", "STATE" };
+static const char *heads[NCOL] = { "CACHE KEY", "NAME",   "SOURCE",
+				   "REVISION",	"SIZE",	  "CACHED",
+				   "PINNED",	"STATE" };
 
 static void row_cells(json_t *m, char cells[NCOL][300])
 {
@@ -28,7 +41,14 @@ static void row_cells(json_t *m, char cells[NCOL][300])
 		 json_string_value(json_object_get(m, "name")));
 	snprintf(cells[C_SOURCE], 300, "%s",
 		 json_string_value(json_object_get(m, "source")));
-	if (commit && rev && strcmp(commit, rev) != 0)
+	/*
+	 * s3:// and https:// models have no revision, only a digest of the
+	 * version registered (ETags or Last-Modified and size), which is no
+	 * commit anyone could look up: show "-" (list --json has the digest)
+	 */
+	if (rev == NULL || rev[0] == '\0')
+		snprintf(cells[C_REV], 300, "-");
+	else if (commit && strcmp(commit, rev) != 0)
 		snprintf(cells[C_REV], 300, "%s (%.8s)", rev, commit);
 	else
 		snprintf(cells[C_REV], 300, "%.12s", commit ? commit : "-");
@@ -37,6 +57,8 @@ static void row_cells(json_t *m, char cells[NCOL][300])
 	snprintf(cells[C_CACHED], 300, "%s (%.1f%%)",
 		 aim_human_size((uint64_t)cached, b, sizeof(b)),
 		 size ? 100.0 * (double)cached / (double)size : 100.0);
+	snprintf(cells[C_PINNED], 300, "%s",
+		 json_is_true(json_object_get(m, "pinned")) ? "yes" : "no");
 	snprintf(cells[C_STATE], 300, "%s",
 		 json_string_value(json_object_get(m, "state")));
 }

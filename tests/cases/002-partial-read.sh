@@ -1,6 +1,8 @@
 #!/bin/bash
 # Reading the first 8 bytes and the header of a cold safetensors file fetches
-# at most one block, in at most two origin round trips (resolve + CDN).
+# at most one block, in at most two origin round trips (resolve + CDN),
+# counted again once the daemon and the fake Hub (which logs a request after
+# sending it) have stopped.
 . "$(dirname "$0")/lib.sh"
 
 make_model demo big -- --size 64M
@@ -33,3 +35,11 @@ import json, sys
 m = json.load(sys.stdin)[0]
 assert m["cached"] == 4 << 20 and m["state"] == "partial", m' || fail "list after header"
 ok "list shows the small cached fraction"
+
+# the fake Hub logs a request once it has sent it: count again when
+# nothing can be in flight (and no read-ahead can still be running)
+stop_daemon
+stop_hub
+[ "$(origin_bytes)" -eq "$bytes" ] || fail "$(origin_bytes) origin bytes in the end, $bytes right after the read"
+[ $(( $(hub_sum count '.') - before )) -eq "$trips" ] || fail "more round trips after the read"
+ok "the same $bytes bytes and $trips round trips once the daemon and the Hub have stopped"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # After a restart with the origin stopped, everything read before is served
 # byte-identical from the store; uncached ranges fail with EIO, promptly and
-# without taking the daemon down.
+# without taking the daemon down; offline=yes and HF_HUB_OFFLINE=1 fail
+# them at once, with a log line naming the model.
 . "$(dirname "$0")/lib.sh"
 
 make_model demo big -- --size 24M
@@ -43,3 +44,19 @@ dd if="$f" bs=1M skip=20 count=1 of=/dev/null status=none 2>/dev/null && fail "o
 [ $(( $(date +%s) - start )) -le 2 ] || fail "offline EIO was slow"
 grep -q "offline: block" "$DLOG" || fail "no offline log line"
 ok "offline mode serves the cache and fails uncached reads at once"
+stop_daemon
+
+# HF_HUB_OFFLINE=1 in the environment, as huggingface_hub has it
+n=$(grep -c "offline: block" "$DLOG")
+HF_HUB_OFFLINE=1 start_daemon
+ctl --json status | "$PY" -c 'import json,sys; assert json.load(sys.stdin)["offline"] is True' ||
+	fail "HF_HUB_OFFLINE=1: status says online"
+cmp <(head -c $((3 << 20)) "$f") "$T/head.1" || fail "HF_HUB_OFFLINE head"
+start=$(date +%s%N)
+dd if="$f" bs=1M skip=21 count=1 of=/dev/null status=none 2>"$T/err" && fail "HF_HUB_OFFLINE=1 fetched"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+grep -q "Input/output error" "$T/err" || fail "HF_HUB_OFFLINE=1: want EIO, got: $(cat "$T/err")"
+[ "$ms" -lt 1000 ] || fail "HF_HUB_OFFLINE=1: EIO took $ms ms"
+[ "$(grep -c "offline: block .* in demo/big is not cached" "$DLOG")" -gt "$n" ] ||
+	fail "HF_HUB_OFFLINE=1: no log line naming the model: $(tail -n 3 "$DLOG")"
+ok "HF_HUB_OFFLINE=1: cached data served, an uncached read gets EIO in $ms ms, logged with the model"

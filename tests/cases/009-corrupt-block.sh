@@ -20,6 +20,6 @@ start_daemon
 cmp "$f" "$orig" || fail "corrupted bytes were served"
 got=$(( $(origin_bytes) - before ))
 [ "$got" -eq $((1 << 20)) ] || fail "re-fetched $got bytes, want one block"
-grep -q "block 3 of 'model.safetensors' failed its check (checksum mismatch)" "$DLOG" ||
+grep -q "block 3 of 'model.safetensors' in demo/big failed its check (checksum mismatch)" "$DLOG" ||
 	fail "no log line for the bad block"
 ok "bad block detected, re-fetched (one block), logged"

@@ -3,7 +3,8 @@
 # the same stored blobs: layout and symlinks as huggingface_hub makes them,
 # the real @huggingface/hub client (scanCacheDir, downloadFileToCacheDir
 # with no network) accepts it, both views read identical bytes that are
-# fetched once, and a second revision sharing a large file stores it once.
+# fetched once, and a second revision or a second model sharing a large
+# file stores it once.
 . "$(dirname "$0")/lib.sh"
 
 
@@ -15,8 +16,11 @@ make_model demo tiny main -- --size 12M --nested
 cp -r "$T/repos/demo/tiny/main" "$T/repos/demo/tiny/v1"
 echo '{"model_type": "llama", "revision": "v1"}' >"$T/repos/demo/tiny/v1/config.json"
 make_model other small -- --size 1M
+# another repo whose model.safetensors is demo/tiny's (the same LFS sha256)
+make_model other twin -- --size 1M --seed 5
+cp "$(src demo tiny model.safetensors)" "$(src other twin model.safetensors)"
 start_hub
-start_daemon -o model=hf://demo/tiny,model=hf://demo/tiny@v1,model=hf://other/small,block_size=1M
+start_daemon -o model=hf://demo/tiny,model=hf://demo/tiny@v1,model=hf://other/small,model=hf://other/twin,block_size=1M
 
 c_main=$(printf 'demo/tiny@main' | sha1sum | cut -c1-40)
 c_v1=$(printf 'demo/tiny@v1' | sha1sum | cut -c1-40)
@@ -46,16 +50,35 @@ commit=$(cat "$r/refs/main")
 cmp "$r/snapshots/$commit/tokenizer.json" "$(src demo tiny tokenizer.json)" || fail "offline pattern"
 ok "refs/main then snapshots/<commit>/<file>"
 
-# one stored copy: both views and both revisions read the same fetched bytes
-cat "$MNT/demo/tiny/model.safetensors" >/dev/null
-fetched=$(origin_bytes)
-disk=$(du -s --block-size=1 "$STORE/blobs" | cut -f1)
+# one stored copy: both views, both revisions and the second model read
+# the same fetched bytes, and the store grows by one copy of the file (du,
+# not the index)
+size=$(stat -c %s "$(src demo tiny model.safetensors)")
+c_twin=$(printf 'other/twin@main' | sha1sum | cut -c1-40)
+[ "$(readlink "$MNT/hub/models--other--twin/snapshots/$c_twin/model.safetensors")" = "../../blobs/$lfs" ] ||
+	fail "the second model's snapshot does not name blob $lfs"
+disk() { du -s --block-size=1 "$STORE/blobs" | cut -f1; }
+disk0=$(disk)
+fetched0=$(origin_bytes)
+cmp "$MNT/demo/tiny/model.safetensors" "$(src demo tiny model.safetensors)" || fail "demo/tiny bytes"
+cmp "$MNT/other/twin/model.safetensors" "$(src other twin model.safetensors)" || fail "other/twin bytes"
+fetched=$(( $(origin_bytes) - fetched0 ))
+grow=$(( $(disk) - disk0 ))
+[ "$fetched" -eq "$size" ] || fail "fetched $fetched bytes for two models sharing a $size-byte file"
+[ "$grow" -ge "$size" ] && [ "$grow" -lt $((2 * size)) ] ||
+	fail "the store grew by $grow bytes for two models sharing a $size-byte file"
+ok "a second model sharing the file: $fetched bytes fetched once, the store grew by $grow bytes for $size"
+
 cmp "$r/snapshots/$c_main/model.safetensors" "$MNT/demo/tiny/model.safetensors" || fail "views differ"
 cmp "$r/snapshots/$c_v1/model.safetensors" "$(src demo tiny model.safetensors v1)" || fail "v1 bytes"
-[ "$(origin_bytes)" -eq "$fetched" ] || fail "hub view fetched $(( $(origin_bytes) - fetched )) more bytes"
-disk2=$(du -s --block-size=1 "$STORE/blobs" | cut -f1)
-[ "$disk2" -eq "$disk" ] || fail "store grew from $disk to $disk2 for a shared blob"
-ok "one copy: local view, hub view and second revision fetch and store it once ($disk bytes)"
+cmp "$MNT/hub/models--other--twin/snapshots/$c_twin/model.safetensors" "$(src other twin model.safetensors)" ||
+	fail "twin hub view bytes"
+fetched=$(( $(origin_bytes) - fetched0 ))
+grow=$(( $(disk) - disk0 ))
+[ "$fetched" -eq "$size" ] || fail "the hub views and v1 fetched $((fetched - size)) more bytes"
+[ "$grow" -ge "$size" ] && [ "$grow" -lt $((2 * size)) ] ||
+	fail "the store grew by $grow bytes for two revisions sharing a $size-byte file"
+ok "one copy: both views of two revisions and two models fetched $fetched bytes; the store grew by $grow bytes for $size"
 
 # the real client
 "$PY" - "$T" >"$T/expect.json" <<'PYEOF' || fail "expectations"
@@ -63,7 +86,8 @@ import hashlib, json, os, sys
 T = sys.argv[1]
 def sha(p): return hashlib.sha256(open(p, "rb").read()).hexdigest()
 repos = []
-for repo, revs in (("demo/tiny", ["main", "v1"]), ("other/small", ["main"])):
+for repo, revs in (("demo/tiny", ["main", "v1"]), ("other/small", ["main"]),
+                   ("other/twin", ["main"])):
     blobs, out = {}, []
     for rev in revs:
         d = f"{T}/repos/{repo}/{rev}"
@@ -82,7 +106,8 @@ print(json.dumps({"repos": repos}))
 PYEOF
 # warm every file through the mount first: then the client's run must not
 # cause a single origin request (and its own hubUrl is a closed port)
-for d in "$r/snapshots"/* "$MNT/hub/models--other--small/snapshots"/*; do
+for d in "$r/snapshots"/* "$MNT/hub/models--other--small/snapshots"/* \
+	"$MNT/hub/models--other--twin/snapshots"/*; do
 	find "$d/" -type l -exec cat {} + >/dev/null || fail "warm $d"
 done
 before=$(hub_sum count '.')

@@ -1,7 +1,8 @@
 #!/bin/bash
 # auto_add: looking up an unknown org/name or hub/models--org--name
 # registers that repo from the Hub on the fly; a repo that does not exist
-# gives ENOENT quickly and is remembered (negative_timeout); auto_add=no
+# gives ENOENT quickly and is remembered for negative_timeout, then asked
+# about again; auto_add=no
 # and offline=yes never touch the network for a lookup.
 . "$(dirname "$0")/lib.sh"
 
@@ -37,6 +38,24 @@ ok "a missing repo: ENOENT in $ms ms, asked once, then remembered"
 
 ls "$MNT" | grep -q nobody && fail "the probed org is listed at the root"
 ok "probed names do not clutter listings"
+stop_daemon
+
+# the memory of a missing repo expires after negative_timeout
+start_daemon -o negative_timeout=1
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+ls "$MNT/nobody/else" 2>/dev/null && fail "a missing repo appeared"
+t0=$(now_ms)
+[ "$(hub_sum count '/api/models/nobody/else/')" -eq 1 ] || fail "first lookup did not ask the Hub"
+ls "$MNT/nobody/else" 2>/dev/null && fail "a missing repo appeared"
+if [ $(( $(now_ms) - t0 )) -lt 900 ]; then
+	asked=$(hub_sum count '/api/models/nobody/else/')
+	[ "$asked" -eq 1 ] || fail "asked $asked times within negative_timeout=1"
+fi
+wait_for 5 '[ $(( $(now_ms) - t0 )) -gt 1100 ]'
+ls "$MNT/nobody/else" 2>/dev/null && fail "a missing repo appeared"
+asked=$(hub_sum count '/api/models/nobody/else/')
+[ "$asked" -eq 2 ] || fail "the Hub was asked $asked times, want 2 after negative_timeout=1 expired"
+ok "negative_timeout=1: asked once within the second, again after it"
 stop_daemon
 
 start_daemon -o auto_add=no

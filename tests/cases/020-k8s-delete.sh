@@ -4,7 +4,9 @@
 # cache deletes the artifacts it created that are not Available and keeps
 # the Available ones (and those another template cache uses); deleting an
 # artifact frees its blocks in the node's store unless another artifact
-# names the same source, and deletes its PVC.
+# names the same source, and deletes its PVC. Template caches get Events
+# on their transitions, and a conflict on their status write is retried on
+# a fresh copy.
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/k8s/lib.sh"
 
@@ -45,8 +47,27 @@ wait_for 20 '[ "$(tc_status t1)" = Failed ] && [ "$(art_status t1-a)" = Availabl
 [ "$(owners t1-a)" = t1 ] || fail "t1-a owners: $(owners t1-a)"
 ok "t1 (Shared): artifacts t1-a Available, t1-b Failed; t1 Failed, ready 1/2"
 
+# tc_events NAME: "type/reason" of its Events, in order
+tc_events() {
+	kget /api/v1/namespaces/default/events | "$PY" -c '
+import json, sys
+ev = [e for e in json.load(sys.stdin)["items"] if e["involvedObject"]["name"] == sys.argv[1]]
+assert all(e["involvedObject"]["kind"] == "AIMTemplateCache" for e in ev), ev
+print(" ".join(e["type"] + "/" + e["reason"] for e in ev))' "$1"
+}
+wait_for 10 'tc_events t1 | grep -q "Warning/Failed"' || fail "t1 events: $(tc_events t1)"
+ok "t1's Events: $(tc_events t1)"
+
+# another writer changes t2 before its first status write: retried on a fresh copy
+kfault '{"kind": "conflict", "match": "/aimtemplatecaches/t2/status", "count": 1}'
 new_tc t2 Shared a=hf://demo/a
 wait_for 20 '[ "$(tc_status t2)" = Available ]' || fail "t2 is $(tc_status t2)"
+[ "$(klog 'd["path"].endswith("/aimtemplatecaches/t2/status") and d["status"] == 409')" = 1 ] ||
+	fail "the conflict on t2 was not served"
+[ "$(klog 'd["method"] == "GET" and d["path"].endswith("/aimtemplatecaches/t2") and not d["watch"] and d["ua"].startswith("aimfs-reconciler")')" -ge 1 ] ||
+	fail "no fresh GET of t2 after the conflict"
+wait_for 10 'tc_events t2 | grep -q "Normal/Available"' || fail "t2 events: $(tc_events t2)"
+ok "t2: a conflict on its status write was retried on a fresh copy; Events: $(tc_events t2)"
 [ "$(arts_for hf://demo/a)" = t1-a ] || fail "artifacts for demo/a: $(arts_for hf://demo/a)"
 [ "$(owners t1-a)" = t1,t2 ] || fail "t1-a owners: $(owners t1-a)"
 [ "$(jget "$TC/t2" 'g(o,"status","artifacts")[0]["name"]')" = t1-a ] || fail "t2 artifacts"

@@ -65,7 +65,11 @@ kc apply -f "$T/art2.yaml" >"$T/out" 2>&1 && fail "a changed sourceUri was accep
 grep -q "sourceUri is immutable" "$T/out" || fail "immutable: $(cat "$T/out")"
 kc get pvc aimfs-small -o jsonpath='{.spec.resources.requests.storage}' >"$T/pvc" 2>&1
 [ "$(cat "$T/pvc")" = 2Gi ] || fail "kubectl get pvc: $(cat "$T/pvc")"
-ok "sourceUri is immutable; kubectl sees the PVC"
+long=$("$PY" -c 'print("hf://org/" + "x" * 2040)')
+sed "s#hf://demo/small#$long#; s#name: small#name: too-long#" "$T/art.yaml" >"$T/art3.yaml"
+kc apply -f "$T/art3.yaml" >"$T/out" 2>&1 && fail "a sourceUri of 2049 characters was accepted"
+grep -q "spec.sourceUri: Too long: may not be longer than 2048" "$T/out" || fail "maxLength: $(cat "$T/out")"
+ok "sourceUri is immutable and at most 2048 characters; kubectl sees the PVC"
 
 cat >"$T/tc.yaml" <<'YAML'
 apiVersion: aimfs.io/v1alpha1

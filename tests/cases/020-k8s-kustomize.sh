@@ -4,7 +4,11 @@
 # with /dev/fuse and the mount directory Bidirectional, the reconciler
 # unprivileged, under a least-privilege ClusterRole; the ConfigMap is
 # etc/aimfs.conf; the example serving Deployment mounts the same host
-# directory read-only with HostToContainer at /workspace/model-cache.
+# directory read-only with HostToContainer at /workspace/model-cache. The
+# variant packaging/k8s-pvc-store renders the same DaemonSet with the store
+# on a per-pod PersistentVolumeClaim (an ephemeral volume) instead. The
+# image is aimfs:<version>, as packaging/Containerfile tags it, and a
+# kustomization with `images:` (as the README says) repoints both containers.
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/k8s/lib.sh"
 
@@ -14,13 +18,15 @@ K8S=$top_srcdir/packaging/k8s
 	fail "kubectl kustomize: $(cat "$T/err")"
 "$KUBECTL" kustomize "$K8S/examples" >"$T/examples.yaml" 2>"$T/err" ||
 	fail "kubectl kustomize examples: $(cat "$T/err")"
+"$KUBECTL" kustomize "$K8S-pvc-store" >"$T/pvc-store.yaml" 2>"$T/err" ||
+	fail "kubectl kustomize pvc-store: $(cat "$T/err")"
 for k in Namespace CustomResourceDefinition ServiceAccount ClusterRole \
 	ClusterRoleBinding Role RoleBinding ConfigMap DaemonSet; do
 	grep -q "^kind: $k\$" "$T/render.yaml" || fail "no $k in the rendering"
 done
 cmp -s "$K8S/aimfs.conf" "$top_srcdir/etc/aimfs.conf" ||
 	fail "packaging/k8s/aimfs.conf differs from etc/aimfs.conf: copy it again"
-ok "kubectl kustomize renders packaging/k8s and its examples offline"
+ok "kubectl kustomize renders packaging/k8s, its examples and packaging/k8s-pvc-store offline"
 
 start_kube
 kc apply -k "$K8S" >"$T/out" 2>&1 || fail "kubectl apply -k: $(cat "$T/out")"
@@ -75,3 +81,62 @@ assert env["HF_HUB_CACHE"] == "/workspace/model-cache/hub" and env["HF_HUB_OFFLI
 print("serving Deployment: %s read-only, HostToContainer at /workspace/model-cache" % models_host)
 PYEOF
 ok "applied with kubectl -k: privileged DaemonSet with Bidirectional propagation, least-privilege RBAC, serving example"
+
+# the PVC-store variant: only the store volume differs from the base
+kc create --dry-run=client -o json -f "$T/render.yaml" >"$T/render.json" 2>"$T/err" ||
+	fail "the base as JSON: $(cat "$T/err")"
+kc create --dry-run=client -o json -f "$T/pvc-store.yaml" >"$T/pvc-store.json" 2>"$T/err" ||
+	fail "the variant as JSON: $(cat "$T/err")"
+"$PY" - "$T/render.json" "$T/pvc-store.json" <<'PYEOF' || fail "the pvc-store variant"
+import json, sys
+def docs(text):
+    # kubectl prints one JSON document per object
+    dec, i, out = json.JSONDecoder(), 0, []
+    while i < len(text):
+        if text[i].isspace():
+            i += 1
+            continue
+        o, i = dec.raw_decode(text, i)
+        out.extend(o["items"] if o.get("kind") == "List" else [o])
+    return out
+def ds(path):
+    items = docs(open(path).read())
+    return [i for i in items if i["kind"] == "DaemonSet"][0]["spec"]["template"]["spec"]
+base, var = ds(sys.argv[1]), ds(sys.argv[2])
+bv = {v["name"]: v for v in base["volumes"]}
+vv = {v["name"]: v for v in var["volumes"]}
+assert "hostPath" in bv["store"], bv["store"]
+store = vv["store"]
+assert "hostPath" not in store, store
+tmpl = store["ephemeral"]["volumeClaimTemplate"]["spec"]
+assert tmpl["accessModes"] == ["ReadWriteOnce"] and tmpl["resources"]["requests"]["storage"], tmpl
+for name in bv:
+    if name != "store":
+        assert bv[name] == vv[name], name
+assert base["containers"] == var["containers"]
+print("pvc-store: the store is an ephemeral PVC of %s; everything else as the base" %
+      tmpl["resources"]["requests"]["storage"])
+PYEOF
+ok "packaging/k8s-pvc-store: the DaemonSet's store on a per-pod PVC, the rest unchanged"
+
+# the image: the package version, and an `images:` override as the README has it
+ver=$("$REC_BIN" --version | awk '{print $2}')
+mkdir -p "$T/mine"
+# kustomize takes a base by relative path only
+rel=$("$PY" -c 'import os, sys; print(os.path.relpath(sys.argv[1], sys.argv[2]))' "$K8S" "$T/mine")
+cat >"$T/mine/kustomization.yaml" <<KZ
+resources:
+  - $rel
+images:
+  - name: aimfs
+    newName: registry.example.com/aimfs
+    newTag: "$ver"
+KZ
+"$KUBECTL" kustomize "$T/mine" >"$T/mine.yaml" 2>"$T/err" || fail "kubectl kustomize with images: $(cat "$T/err")"
+[ "$(grep -c "image: aimfs:$ver\$" "$T/render.yaml")" = 2 ] ||
+	fail "the DaemonSet's images are not aimfs:$ver: $(grep 'image:' "$T/render.yaml")"
+grep -q "\-t aimfs:$ver " "$top_srcdir/packaging/Containerfile" || fail "packaging/Containerfile does not tag aimfs:$ver"
+[ "$(grep -c "image: registry.example.com/aimfs:$ver\$" "$T/mine.yaml")" = 2 ] &&
+	! grep -q "image: aimfs:" "$T/mine.yaml" ||
+	fail "images: did not repoint both containers: $(grep 'image:' "$T/mine.yaml")"
+ok "the DaemonSet runs aimfs:$ver as packaging/Containerfile tags it; kustomize images: repoints both containers"

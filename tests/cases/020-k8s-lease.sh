@@ -2,7 +2,10 @@
 # k8s: two reconcilers (nodes a and b, one daemon) share a
 # coordination.k8s.io Lease. Both do their node's duties; only the holder
 # creates PVCs. When the holder dies without releasing, the other takes the
-# lease over once it expired and creates the PVCs from then on.
+# lease over once it expired and creates the PVCs from then on. The two
+# connect without a kubeconfig: --server and --ca-file, one with
+# --token-file, the other with --token (blanked in its command line and
+# never logged).
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/k8s/lib.sh"
 
@@ -12,8 +15,12 @@ start_daemon
 start_kube
 apply_crds
 LEASE_SECS=2
-start_rec node-a
-start_rec node-b
+REC_CONN="--server $KUBE --token-file $T/token --ca-file $T/kube.crt" start_rec node-a
+REC_CONN="--server $KUBE --token $(cat "$T/token") --ca-file $T/kube.crt" start_rec node-b
+tok=$(cat "$T/token")
+tr '\0' ' ' <"/proc/$(rec_pid node-b)/cmdline" >"$T/cmdline"
+grep -q -- "--token x" "$T/cmdline" || fail "no blanked --token in: $(cat "$T/cmdline")"
+! grep -qF "$tok" "$T/cmdline" || fail "the token is in node-b's command line"
 wait_for 10 '[ -n "$(lease_holder)" ]' || fail "nobody took the lease"
 holder=$(lease_holder)
 case $holder in
@@ -38,6 +45,8 @@ pvc_posts() {
 [ "$(klog 'd["path"].endswith("/persistentvolumeclaims") and d["method"] != "GET" and "id='"$other"')" in d["ua"]')" = 0 ] ||
 	fail "the non-holder touched PVCs"
 ok "both nodes report per-node state; only the holder ($holder) created the 3 PVCs"
+! grep -qF "$tok" "$T"/rec-*.log || fail "a token is in a reconciler's log"
+ok "--server/--ca-file with --token-file and with --token; the token blanked in argv, never logged"
 
 # the holder dies without releasing: the other waits for the lease to expire
 stop_rec "$holder" -9

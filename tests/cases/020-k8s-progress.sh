@@ -7,6 +7,17 @@
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/k8s/lib.sh"
 
+# a progress interval over 5 s would break the contract: refused
+"$REC_BIN" --progress-interval 6 --kubeconfig /nonexistent >"$T/out" 2>&1
+rc=$?
+[ "$rc" = 2 ] && grep -q "progress-interval is at most 5 seconds" "$T/out" ||
+	fail "--progress-interval 6: exit $rc: $(cat "$T/out")"
+"$REC_BIN" --progress-interval 5 --kubeconfig /nonexistent >"$T/out" 2>&1
+rc=$?
+[ "$rc" = 1 ] && grep -q "cannot read kubeconfig '/nonexistent'" "$T/out" ||
+	fail "--progress-interval 5: exit $rc: $(cat "$T/out")"
+ok "--progress-interval 6 is bad usage (exit 2); 5 is taken"
+
 make_model demo big -- --size 96M
 start_hub --rate 8M
 start_daemon -o block_size=1M

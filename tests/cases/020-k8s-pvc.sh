@@ -3,14 +3,16 @@
 # (spec.size or the discovered size) x (1 + headroom%) rounded up to a whole
 # GiB, across GiB boundaries, with binary, decimal and plain-byte sizes and
 # another --headroom; a size learnt or raised later grows the PVC; the PVC
-# is labelled, owned by its artifact and carries its storage class.
+# is labelled, owned by its artifact and carries its storage class. The
+# StorageReady condition waits for the PVC to be Bound (the fake API server
+# leaves new PVCs Pending here, as a WaitForFirstConsumer class does).
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/k8s/lib.sh"
 
 make_model demo small -- --size 3M
 start_hub
 start_daemon
-start_kube
+start_kube --pvc-phase Pending
 apply_crds
 start_rec node-a
 
@@ -46,6 +48,19 @@ while read -r name size want; do
 	new_artifact "$name" hf://demo/small "\"size\": $size"
 done <"$T/sizes"
 check_sizes <"$T/sizes"
+storage() {
+	jget "$ART/$1" '" ".join(c["status"] + "/" + c["reason"] for c in (g(o,"status","conditions") or []) if c["type"] == "StorageReady")'
+}
+wait_for 10 '[ "$(storage s1gi)" = False/Pending ]' || fail "s1gi StorageReady with a Pending PVC: $(storage s1gi)"
+kapi -f -X PATCH -H 'Content-Type: application/merge-patch+json' \
+	-d '{"status": {"phase": "Bound"}}' "$KUBE$PVC/aimfs-s1gi/status" >/dev/null || fail "cannot bind the PVC"
+wait_for 10 '[ "$(storage s1gi)" = True/Bound ]' || fail "s1gi StorageReady once Bound: $(storage s1gi)"
+[ "$(storage s930mi)" = False/Pending ] || fail "s930mi StorageReady: $(storage s930mi)"
+kget /api/v1/namespaces/default/events | "$PY" -c '
+import json, sys
+r = [e["reason"] for e in json.load(sys.stdin)["items"] if e["involvedObject"]["name"] == "s1gi"]
+assert "StorageReady" in r, r' || fail "no StorageReady event for s1gi"
+ok "StorageReady is False/Pending while the PVC is Pending, True/Bound (with an Event) once it is Bound"
 ok "headroom 10%: 930Mi->1Gi, 931Mi->2Gi, 1Gi->2Gi, 1952257861->2Gi, 1952257862->3Gi, 10G->11Gi, 1.5Gi->2Gi, 100Gi->110Gi"
 
 # no size: the size the node discovered (3 MiB) + 10% -> 1Gi; then a

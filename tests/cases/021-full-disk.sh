@@ -63,7 +63,8 @@ drop_caches
 dd if="$MNT/demo/big/model.safetensors" bs=1M skip=20 count=1 of=/dev/null status=none 2>"$T/err" &&
 	fail "a read succeeded on a full disk"
 grep -q "Input/output error" "$T/err" || fail "want EIO: $(cat "$T/err")"
-grep -q "store full: no room for block" "$DLOG" || fail "no log line for the full store"
+grep -q "store full: no room for block [0-9]* of 'model.safetensors' in demo/big (" "$DLOG" ||
+	fail "no log line naming the file and model for the full store"
 daemon_alive || fail "daemon died"
 cmp "$MNT/demo/pin/model.safetensors" "$(src demo pin model.safetensors)" || fail "pinned model"
 ctl verify demo/pin >/dev/null || fail "verify after the full disk"

@@ -4,8 +4,10 @@
 # finds no error; the package holds the programs, the helper, the man
 # pages, the unit and the conffile, and its scripts never start the
 # daemon; it installs, `aimfsd --version` and `aimfs-ctl --version` give
-# the version, systemd-analyze verifies the installed unit, the installed
-# helper mounts with the installed daemon, and purge leaves nothing.
+# the version and those of the libraries (libfuse, libcurl, SQLite,
+# OpenSSL, lz4, jansson, expat), systemd-analyze verifies the installed
+# unit, the installed helper mounts with the installed daemon, and purge
+# leaves nothing.
 # aimfs-reconciler is expected exactly when the build made the program.
 # The RPM spec's version is configure.ac's.
 #
@@ -44,6 +46,21 @@ specver=$(awk '$1 == "Version:" { print $2; exit }' "$top_srcdir/packaging/rpm/a
 [ "$specver" = "$version" ] ||
 	fail "packaging/rpm/aimfs.spec is at version '$specver', configure.ac at $version"
 ok "the RPM spec is at $version"
+
+# versions_ok PROG FILE NAME=MODULE...: FILE (PROG --version) names each
+# library with the version pkg-config has for it (the .deb is built and run
+# on this machine, so the two agree); "libfuse 3.14.0", "expat_2.5.0"
+versions_ok() {
+	local prog=$1 out=$2 pair name want
+	shift 2
+	for pair in "$@"; do
+		name=${pair%%=*}
+		want=$(pkg-config --modversion "${pair#*=}") || fail "pkg-config has no ${pair#*=}"
+		grep -q "\(^\|, \)$name[ _]$want\( \|,\|$\)" "$out" ||
+			fail "$prog --version does not say $name $want: $(cat "$out")"
+	done
+}
+LIBS="libcurl=libcurl SQLite=sqlite3 OpenSSL=openssl lz4=liblz4 jansson=jansson expat=expat"
 
 # --- build -----------------------------------------------------------------
 src=$T/src/aimfs-$version
@@ -102,11 +119,15 @@ ok "lintian: no errors, $(grep -c '^W:' "$T/lintian.out") warnings"
 # installed, or removed with its conffiles kept: not ours to touch
 if dpkg-query -W -f='${Status}\n' aimfs aimfs-reconciler 2>/dev/null | grep -qv 'not-installed$'; then
 	dpkg-deb -x "$deb" "$T/root"
-	"$T/root/usr/sbin/aimfsd" --version | grep -q "^aimfsd $version\( \|$\)" ||
-		fail "aimfsd --version: $("$T/root/usr/sbin/aimfsd" --version 2>&1)"
-	"$T/root/usr/bin/aimfs-ctl" --version | grep -q "^aimfs-ctl $version\( \|$\)" ||
-		fail "aimfs-ctl --version: $("$T/root/usr/bin/aimfs-ctl" --version 2>&1)"
-	ok "aimfs is already installed here: not installing over it; the extracted binaries give $version"
+	"$T/root/usr/sbin/aimfsd" --version >"$T/version.out" 2>&1
+	grep -q "^aimfsd $version\( \|$\)" "$T/version.out" || fail "aimfsd --version: $(cat "$T/version.out")"
+	# shellcheck disable=SC2086
+	versions_ok aimfsd "$T/version.out" libfuse=fuse3 $LIBS
+	"$T/root/usr/bin/aimfs-ctl" --version >"$T/version.out" 2>&1
+	grep -q "^aimfs-ctl $version\( \|$\)" "$T/version.out" || fail "aimfs-ctl --version: $(cat "$T/version.out")"
+	# shellcheck disable=SC2086
+	versions_ok aimfs-ctl "$T/version.out" $LIBS
+	ok "aimfs is already installed here: not installing over it; the extracted binaries give $version and the libraries' versions"
 	exit 0
 fi
 
@@ -118,9 +139,13 @@ dpkg -i $debs >"$T/dpkg.log" 2>&1 || {
 INSTALLED=$pkgs
 /usr/sbin/aimfsd --version >"$T/version.out" || fail "aimfsd --version failed"
 grep -q "^aimfsd $version\( \|$\)" "$T/version.out" || fail "aimfsd --version: $(cat "$T/version.out")"
+# shellcheck disable=SC2086
+versions_ok aimfsd "$T/version.out" libfuse=fuse3 $LIBS
 /usr/bin/aimfs-ctl --version >"$T/version.out" || fail "aimfs-ctl --version failed"
 grep -q "^aimfs-ctl $version\( \|$\)" "$T/version.out" || fail "aimfs-ctl --version: $(cat "$T/version.out")"
-ok "installed: $(/usr/sbin/aimfsd --version | head -n 1); $(/usr/bin/aimfs-ctl --version | head -n 1)"
+# shellcheck disable=SC2086
+versions_ok aimfs-ctl "$T/version.out" $LIBS
+ok "installed: $(/usr/sbin/aimfsd --version | head -n 1); $(/usr/bin/aimfs-ctl --version | head -n 1); with libfuse, libcurl, SQLite, OpenSSL, lz4, jansson and expat versions"
 
 ! ls /etc/systemd/system/*.wants/aimfsd.service >/dev/null 2>&1 ||
 	fail "the package enabled aimfsd.service"

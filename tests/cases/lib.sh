@@ -143,11 +143,12 @@ start_daemon() {
 	grep -q " $MNT " /proc/mounts || fail "daemon did not mount (see $DLOG)"
 }
 
-# stop the daemon with SIGTERM; it must unmount and exit 0
+# stop_daemon [SIGNAL]: stop the daemon with SIGTERM (or SIGNAL, e.g. INT);
+# it must unmount and exit 0
 stop_daemon() {
-	local rc
-	kill -TERM "$DPID" 2>/dev/null
-	wait_for 20 '! kill -0 $DPID 2>/dev/null' || fail "daemon ignores SIGTERM"
+	local rc sig=${1:-TERM}
+	kill -"$sig" "$DPID" 2>/dev/null
+	wait_for 20 '! kill -0 $DPID 2>/dev/null' || fail "daemon ignores SIG$sig"
 	wait "$DPID"
 	rc=$?
 	DPID=
@@ -195,9 +196,11 @@ sha() {
 	sha256sum "$1" | cut -d' ' -f1
 }
 
+# drop the kernel's page cache; the status says whether it could, so that
+# a case relying on it can remount instead
 drop_caches() {
 	sync
-	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true
+	echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
 }
 
 # --- S3: s3rver (npm) behind the SigV4-checking proxy ----------------------

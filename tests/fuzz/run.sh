@@ -18,7 +18,7 @@ make -s -C "$src" distdir distdir="$build/src-tree" >/dev/null
 (cd "$build/src-tree" && ./configure -q CC=clang --enable-fuzzing)
 cd "$build/src-tree"
 make -j"$(nproc)" fuzz >/dev/null
-for t in uri hub-tree s3xml conf path; do
+for t in uri hub-tree s3xml conf path lz4 scrape; do
 	corpus=$build/corpus-$t
 	rm -rf "$corpus"
 	cp -r "$src/tests/fuzz/corpus/$t" "$corpus"

@@ -1,7 +1,11 @@
 # tests/k8s/lib.sh - sourced by tests/cases/020-k8s-*.sh after
 # tests/cases/lib.sh: the fake API server (tests/server/fakekube.py) over
 # TLS with a bearer token, a kubeconfig for kubectl and the reconciler,
-# reconcilers, and helpers to read objects and the API server's log.
+# reconcilers, and helpers to read objects and the API server's log. At
+# exit, every call a reconciler made is checked against the ClusterRole and
+# Role of packaging/k8s/rbac.yaml (tests/k8s/rbac.py); what was used goes to
+# $top_builddir/tests/k8s-api/CASE.json for 020-k8s-rbac, which checks that
+# nothing is granted that no case used.
 
 KUBE_LOG=$T/kube.log
 KUBE_PID=
@@ -11,6 +15,22 @@ REC_BIN=$top_builddir/aimfs-reconciler
 KUBECTL=${KUBECTL:-kubectl}
 CRDS=$top_srcdir/packaging/k8s/crds
 
+# every API call of the reconcilers in this case is one rbac.yaml grants
+rbac_check() {
+	[ -n "$KUBE_PID" ] && [ -s "$KUBE_LOG" ] || return 0
+	kc create --dry-run=client -o json -f "$top_srcdir/packaging/k8s/rbac.yaml" \
+		>"$T/rbac.json" 2>"$T/rbac.err" || {
+		echo "FAIL: kubectl cannot read rbac.yaml: $(cat "$T/rbac.err")"
+		return 1
+	}
+	mkdir -p "$top_builddir/tests/k8s-api"
+	"$PY" "$top_srcdir/tests/k8s/rbac.py" check "$T/rbac.json" "$KUBE_LOG" \
+		"$top_builddir/tests/k8s-api/$CASE.json" || {
+		echo "FAIL: the reconciler made API calls packaging/k8s/rbac.yaml does not grant"
+		return 1
+	}
+}
+
 k8s_cleanup() {
 	local rc=$? f pid
 	for f in "$T"/rec-*.pid; do
@@ -18,6 +38,7 @@ k8s_cleanup() {
 		pid=$(cat "$f")
 		kill -TERM "$pid" 2>/dev/null && wait_gone "$pid" 10
 	done
+	rbac_check || rc=1
 	[ -n "$KUBE_PID" ] && kill -TERM "$KUBE_PID" 2>/dev/null && wait_gone "$KUBE_PID" 10
 	# a sanitizer report from any reconciler run fails the case
 	if grep -qs "ERROR: AddressSanitizer\|runtime error:\|ERROR: LeakSanitizer" "$T"/rec-*.log; then

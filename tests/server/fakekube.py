@@ -4,7 +4,7 @@
 Run:
     /usr/bin/python3 tests/server/fakekube.py [--port 0] [--port-file FILE]
         [--log FILE] [--token-file FILE] [--tls-cert PEM --tls-key PEM]
-        [--bookmark-interval SECS] [--verbose]
+        [--bookmark-interval SECS] [--pvc-phase Bound|Pending] [--verbose]
 
 It implements exactly the surface that aimfs-reconciler and kubectl (1.20
 to 1.32, client-side apply) use, with the real API server's semantics where
@@ -13,7 +13,7 @@ a client can see them:
   discovery   /version /api /api/v1 /apis /apis/{g} /apis/{g}/{v}
               /openapi/v2 (an empty document, JSON or protobuf: kubectl then
               skips client-side schema validation), /openapi/v3 -> 404
-  objects     core v1 namespaces, persistentvolumeclaims, events, configmaps,
+  objects     core v1 namespaces, nodes, persistentvolumeclaims, events, configmaps,
               serviceaccounts; coordination.k8s.io/v1 leases;
               apiextensions.k8s.io/v1 customresourcedefinitions; apps/v1
               daemonsets and deployments and rbac.authorization.k8s.io/v1
@@ -30,8 +30,13 @@ a client can see them:
               when the CRD has the subresource; finalizers and
               deletionTimestamp; garbage collection of dependents whose
               owners are all gone (background propagation); CRD schemas:
-              defaults, pruning of unknown fields, type/enum/required checks
-              and the transition rule "self == oldSelf" (immutable fields)
+              defaults, pruning of unknown fields, type/enum/required/
+              pattern/minLength/maxLength checks
+              and the transition rule "self == oldSelf" (immutable fields);
+              a new PersistentVolumeClaim gets status.phase --pvc-phase
+              (Bound: a volume is bound at once, as with an Immediate
+              storage class; Pending: as WaitForFirstConsumer, until a test
+              PATCHes .../persistentvolumeclaims/NAME/status itself)
   watch       ?watch=1&resourceVersion=RV[&allowWatchBookmarks=true]
               [&timeoutSeconds=N]: replays events after RV, then streams;
               RV older than the compaction floor -> an ERROR event with a
@@ -49,6 +54,12 @@ Test control (no auth, never logged):
   POST /_fault {"kind": "409"|"500"|"410", "match": "substring",
                 "method": "PATCH", "count": N}   the next N matching requests
                 fail with that code (409 as a resourceVersion conflict)
+  POST /_fault {"kind": "conflict", "match": ..., "count": N}   as 409, but
+                a write (PUT, PATCH) to an object first has the object
+                modified by "another writer" (an annotation changes: a new
+                resourceVersion and a MODIFIED event), as a real conflict
+                does; a retry that reuses the old resourceVersion then fails
+                on its own. The log line says "bumped_to": the new RV
   POST /_fault {"kind": "drop"}    cut every open watch stream (no final chunk)
   POST /_fault {"kind": "hold"}    open watches stop sending events (they are
                                    still recorded, so a later watch from an
@@ -62,9 +73,12 @@ Test control (no auth, never logged):
 Request log (--log): one JSON object per line:
   {"t": 1700000000.1, "method": "PATCH", "path": "/apis/...", "query": "...",
    "status": 200, "ua": "...", "watch": false[, "phase": "Progressing",
-   "downloaded": N, "total": N][, "event": "410"|"drop"]}
+   "downloaded": N, "total": N][, "event": "410"|"drop"][, "sent": [...]]}
 "phase"/"downloaded"/"total" are the object's status.status and
-status.progress after a successful write. The token is never logged.
+status.progress after a successful write; "rv" is the
+metadata.resourceVersion a PUT or PATCH body carried. "sent" (watches) lists what the
+stream sent, in order, as [type, resourceVersion] pairs: events and
+BOOKMARKs. The token is never logged.
 
 Standard library only; meant to be run with Debian's /usr/bin/python3.
 """
@@ -176,6 +190,7 @@ class Res:
 
 BUILTIN = [
     Res("", "v1", "namespaces", "Namespace", False, short=["ns"], status_sub=True),
+    Res("", "v1", "nodes", "Node", False, short=["no"], status_sub=True),
     Res("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", True,
         short=["pvc"], status_sub=True),
     Res("", "v1", "events", "Event", True, short=["ev"]),
@@ -347,6 +362,9 @@ def schema_apply(schema, value, path, errors, old=None, has_old=False):
         elif "minLength" in schema and len(value) < schema["minLength"]:
             errors.append("%s: Invalid value: should be at least %d chars long" %
                           (path, schema["minLength"]))
+        elif "maxLength" in schema and len(value) > schema["maxLength"]:
+            errors.append("%s: Too long: may not be longer than %d" %
+                          (path, schema["maxLength"]))
         elif "pattern" in schema and not re.search(schema["pattern"], value):
             errors.append('%s: Invalid value: "%s": should match \'%s\'' %
                           (path, value, schema["pattern"]))
@@ -385,6 +403,7 @@ class State:
         self.logf = open(args.log, "a") if args.log else None
         self.log_lock = threading.Lock()
         self.bookmark = args.bookmark_interval
+        self.pvc_phase = args.pvc_phase
         for r in BUILTIN:
             self.add_res(r)
         for ns in ("default", "kube-system", "aimfs-system"):
@@ -420,7 +439,7 @@ class State:
     def take_fault(self, method, path):
         with self.lock:
             for f in self.faults:
-                if f["kind"] not in ("409", "500", "410"):
+                if f["kind"] not in ("409", "500", "410", "conflict"):
                     continue
                 if f.get("method") and f["method"] != method:
                     continue
@@ -438,7 +457,7 @@ class State:
             if kind == "clear":
                 self.faults = []
                 self.hold = False
-            elif kind in ("409", "500", "410"):
+            elif kind in ("409", "500", "410", "conflict"):
                 self.faults.append({"kind": kind, "match": req.get("match"),
                                     "method": req.get("method"),
                                     "count": int(req.get("count", 1))})
@@ -564,7 +583,7 @@ class State:
             if res.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.crd_changed(obj)
             if res.kind == "PersistentVolumeClaim":
-                obj.setdefault("status", {"phase": "Pending"})
+                obj["status"] = {"phase": self.pvc_phase}
             self.bump(obj)
             store[key] = obj
             self.record(res, key[0], "ADDED", obj)
@@ -817,6 +836,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not auth.startswith("Bearer ") or auth[7:].strip() not in tokens:
                     raise ApiError(401, "Unauthorized", "Unauthorized")
             fault = self.st.take_fault(self.command, self.path)
+            self.conflict_fault = fault == "conflict"
+            if fault == "conflict" and self.command not in ("PUT", "PATCH"):
+                fault = "409"
             if fault == "409":
                 raise ApiError(409, "Conflict", "Operation cannot be fulfilled: the "
                                "object has been modified; please apply your changes "
@@ -967,13 +989,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.wants_table():
                 return self.send_json(200, self.table(res, [obj], obj["metadata"]["resourceVersion"]))
             return self.send_json(200, obj)
+        if m in ("PUT", "PATCH"):
+            body = self.body()
+            self.note_rv(body)
+            if self.conflict_fault:
+                self.conflict_fault = False
+                self.another_writer(res, ns, name)
         if m == "PUT":
-            body = self.body() or {}
+            body = body or {}
             out = self.st.update(res, ns, name, lambda cur: body, sub, "required")
             self.note(out)
             return self.send_json(200, out)
         if m == "PATCH":
-            patch = self.body()
+            patch = body
             ctype = self.headers.get("Content-Type", "").split(";")[0].strip()
             if ctype == "application/merge-patch+json":
                 fn = lambda cur: merge_patch(cur, patch)
@@ -999,6 +1027,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.note(out)
             return self.send_json(200, out)
         raise ApiError(405, "MethodNotAllowed", "method not allowed")
+
+    def note_rv(self, body):
+        meta = body.get("metadata") if isinstance(body, dict) else None
+        if isinstance(meta, dict) and "resourceVersion" in meta:
+            self.extra["rv"] = meta["resourceVersion"]
+
+    def another_writer(self, res, ns, name):
+        """The "conflict" fault: someone else writes the object, then this
+        request loses the race with a 409."""
+        def touch(cur):
+            ann = cur["metadata"].setdefault("annotations", {})
+            ann["fakekube.test/writes"] = str(int(ann.get("fakekube.test/writes", "0")) + 1)
+            return cur
+        out = self.st.update(res, ns, name, touch)
+        self.extra["bumped_to"] = out["metadata"]["resourceVersion"]
+        raise self.st.conflict(res, name)
 
     def note(self, obj):
         st = obj.get("status") if isinstance(obj.get("status"), dict) else {}
@@ -1100,6 +1144,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     pos_rv = -1
                 initial = []
             too_old = pos_rv < st.floor - 1 and rv_arg not in ("", "0")
+        # what this stream sent, in order: [type, resourceVersion] (logged)
+        sent = self.extra["sent"] = []
         try:
             if too_old:
                 self.extra["event"] = "410"
@@ -1110,6 +1156,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return
             for o in initial:
                 self.chunk({"type": "ADDED", "object": o})
+                sent.append(["ADDED", o["metadata"]["resourceVersion"]])
             last_bookmark = time.monotonic()
             while not STOPPING.is_set():
                 send = []
@@ -1147,6 +1194,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     if not matches(obj, lsel, fsel):
                         continue
                     self.chunk({"type": etype, "object": obj})
+                    sent.append([etype, obj["metadata"]["resourceVersion"]])
                 if time.monotonic() >= deadline:
                     break
                 if bookmarks and time.monotonic() - last_bookmark >= self.st.bookmark:
@@ -1155,6 +1203,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.chunk({"type": "BOOKMARK", "object": {
                         "kind": res.kind, "apiVersion": res.gv,
                         "metadata": {"resourceVersion": str(pos_rv)}}})
+                    sent.append(["BOOKMARK", str(pos_rv)])
                     last_bookmark = time.monotonic()
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
@@ -1185,6 +1234,8 @@ def main(argv=None):
     ap.add_argument("--tls-key", help="and this key (PEM)")
     ap.add_argument("--bookmark-interval", type=float, default=1.0,
                     help="seconds between watch bookmarks (default 1)")
+    ap.add_argument("--pvc-phase", default="Bound", choices=["Bound", "Pending"],
+                    help="status.phase of a new PersistentVolumeClaim (default Bound)")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
 

@@ -3,6 +3,7 @@
 
 Usage:
     /usr/bin/python3 tests/server/genmodel.py OUTDIR [--size SIZE] [--seed N] [--nested]
+        [--vocab N] [--padded SIZE]
 
 Writes into OUTDIR:
   config.json        a small, plausible transformers (llama-style) config
@@ -12,7 +13,10 @@ Writes into OUTDIR:
                        N bytes of JSON header (space-padded to a multiple of 8),
                        tensor data (contiguous, exactly covered by data_offsets)
 With --nested it also writes onnx/model.onnx (1 MiB) and onnx/sub/extra.txt,
-so that subdirectories get exercised.
+so that subdirectories get exercised. --vocab N grows tokenizer.json (N
+tokens; 150000 gives several MiB of JSON) and --padded SIZE adds
+padded.safetensors, an F32 tensor of SIZE bytes whose rows hold 256 values
+and are zero-padded to 1024 (what lz4 compresses, unlike bf16 weights).
 
 Everything is a pure function of (--size, --seed): running twice gives
 byte-identical files.  Tensor bytes come from SHAKE-128 keyed by the seed and
@@ -165,8 +169,9 @@ def write_config(path, size):
         f.write("\n")
 
 
-def write_tokenizer(path, seed):
-    """A plausible byte-level BPE tokenizer.json (~400 KiB), deterministic."""
+def write_tokenizer(path, seed, size=12000):
+    """A plausible byte-level BPE tokenizer.json (~400 KiB for 12000 tokens),
+    deterministic."""
     rng = random.Random("tokenizer:%d" % seed)
     specials = ["<unk>", "<s>", "</s>"]
     vocab = {}
@@ -179,13 +184,13 @@ def write_tokenizer(path, seed):
     letters = "etaoinshrdlcumwfgypbvkjxqz"
     merges = []
     pieces = list(letters)
-    while len(vocab) < 12000:
+    while len(vocab) < size:
         a = rng.choice(pieces)
         b = rng.choice(pieces[:64] if len(pieces) > 64 else pieces)
         if rng.random() < 0.3:
             a = "\u0120" + a.lstrip("\u0120")  # 'Ġ' = leading space marker
         tok = a + b
-        if tok in vocab or len(tok) > 12:
+        if tok in vocab or len(tok) > (12 if size <= 12000 else 16):
             continue
         vocab[tok] = len(vocab)
         merges.append("%s %s" % (a, b))
@@ -216,6 +221,29 @@ def write_tokenizer(path, seed):
         f.write("\n")
 
 
+def write_padded(path, size, seed):
+    """padded.safetensors: F32 [rows, 1024], each row 256 values then zeros."""
+    cols, used = 1024, 256
+    rows = max(1, size // (4 * cols))
+    n = rows * cols * 4
+    header = {"__metadata__": {"format": "pt"},
+              "padded.weight": {"dtype": "F32", "shape": [rows, cols],
+                                "data_offsets": [0, n]}}
+    hjson = json.dumps(header, separators=(",", ":")).encode()
+    hjson += b" " * (-len(hjson) % 8)
+    zeros = bytes(4 * (cols - used))
+    with open(path, "wb") as f:
+        f.write(len(hjson).to_bytes(8, "little") + hjson)
+        per = CHUNK // (4 * cols)
+        for first in range(0, rows, per):
+            count = min(per, rows - first)
+            vals = det_bytes(seed, "padded", first, 4 * used * count)
+            out = bytearray()
+            for r in range(count):
+                out += vals[4 * used * r:4 * used * (r + 1)] + zeros
+            f.write(out)
+
+
 def write_nested(outdir, seed):
     """onnx/model.onnx (1 MiB binary) and onnx/sub/extra.txt (small text)."""
     sub = os.path.join(outdir, "onnx", "sub")
@@ -235,11 +263,19 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--nested", action="store_true",
                     help="also write onnx/model.onnx and onnx/sub/extra.txt")
+    ap.add_argument("--vocab", type=int, default=12000,
+                    help="tokens in tokenizer.json (150000: several MiB)")
+    ap.add_argument("--padded", type=parse_size, default=0,
+                    help="also write padded.safetensors, a zero-padded F32 tensor")
     args = ap.parse_args(argv)
 
     os.makedirs(args.outdir, exist_ok=True)
     write_config(os.path.join(args.outdir, "config.json"), args.size)
-    write_tokenizer(os.path.join(args.outdir, "tokenizer.json"), args.seed)
+    write_tokenizer(os.path.join(args.outdir, "tokenizer.json"), args.seed,
+                    args.vocab)
+    if args.padded:
+        write_padded(os.path.join(args.outdir, "padded.safetensors"),
+                     args.padded, args.seed)
     sha = write_safetensors(os.path.join(args.outdir, "model.safetensors"),
                             args.size, args.seed)
     if args.nested:

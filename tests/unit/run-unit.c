@@ -46,7 +46,8 @@ int main(int argc, char **argv)
 					     block_tests, index_tests,
 					     store_tests, layout_tests,
 					     sigv4_tests, s3xml_tests,
-					     codec_tests };
+					     codec_tests, log_tests,
+					     metrics_tests };
 	int passed = 0, failed = 0;
 
 	aim_log_open("unit", 0);

@@ -1,19 +1,27 @@
 /*
  * test-reconciler.c - unit tests of the reconciler's pure functions: the
  * Kubernetes quantity parser and the PVC sizing rule (model size plus
- * headroom, rounded up to a whole GiB), across GiB boundaries. A program
- * of its own (it links tools/reconciler/quantity.c only) with the closing
- * line "N passed, N failed".
+ * headroom, rounded up to a whole GiB), across GiB boundaries; the
+ * kubeconfig reader (its YAML subset, base64, the choice of context); the
+ * status helpers (state aggregation, conditions keeping their
+ * lastTransitionTime) and the departed-node test. A program of its own
+ * with the closing line "N passed, N failed".
  */
 #include "config.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "tests/unit/unit.h"
+#include "tools/reconciler/kube.h"
+#include "tools/reconciler/kubeconfig.h"
 #include "tools/reconciler/quantity.h"
+#include "tools/reconciler/rec.h"
 
 int unit_failed;
 
@@ -97,9 +105,398 @@ static void test_pvc_gib(void)
 	CHECK(strcmp(aim_quantity_gib(110, buf, sizeof(buf)), "110Gi") == 0);
 }
 
+/* the string at a JSON pointer-ish path "a/0/b" of doc, or NULL */
+static const char *at(json_t *doc, const char *path)
+{
+	char buf[256], *save = NULL, *part;
+	json_t *x = doc;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (part = strtok_r(buf, "/", &save); part && x;
+	     part = strtok_r(NULL, "/", &save))
+		x = json_is_array(x) ? json_array_get(x, strtoul(part, NULL, 10))
+				     : json_object_get(x, part);
+	return json_string_value(x);
+}
+
+static json_t *yaml(const char *text)
+{
+	json_t *doc = NULL;
+	char *cause = NULL;
+
+	if (aim_kubeconfig_parse(text, &doc, &cause) != 0) {
+		fprintf(stderr, "  parse: %s\n", cause ? cause : "?");
+		free(cause);
+		return NULL;
+	}
+	return doc;
+}
+
+/* the error message for text, "" when it parses (static buffer) */
+static const char *yaml_err(const char *text)
+{
+	static char msg[256];
+	json_t *doc = NULL;
+	char *cause = NULL;
+
+	msg[0] = '\0';
+	if (aim_kubeconfig_parse(text, &doc, &cause) != 0)
+		snprintf(msg, sizeof(msg), "%s", cause ? cause : "?");
+	free(cause);
+	json_decref(doc);
+	return msg;
+}
+
+/* as kubectl config view --raw writes it, with comments and quoting added */
+static const char *two_contexts =
+	"# two clusters; the current one is not the first\n"
+	"apiVersion: v1\n"
+	"current-context: \"fake\"   # quoted\n"
+	"clusters:\n"
+	"- cluster:\n"
+	"    server: https://10.0.0.1:6443\n"
+	"    certificate-authority: /etc/decoy/ca.crt\n"
+	"  name: decoy\n"
+	"- name: fake\n"
+	"  cluster:\n"
+	"    certificate-authority-data: aGVsbG8gd29ybGQ=\n"
+	"    server: 'https://127.0.0.1:8443'\n"
+	"contexts:\n"
+	"- context:\n"
+	"    cluster: decoy\n"
+	"    user: decoy\n"
+	"    namespace: default\n"
+	"  name: decoy\n"
+	"- context: {cluster: fake, user: tester, namespace: kube-system}\n"
+	"  name: fake\n"
+	"- name: bare\n"
+	"  context:\n"
+	"    cluster: fake\n"
+	"    user: filer\n"
+	"kind: Config\n"
+	"preferences: {}\n"
+	"users:\n"
+	"- name: decoy\n"
+	"  user:\n"
+	"    token: decoy-token\n"
+	"- name: tester\n"
+	"  user:\n"
+	"    token: \"s3cr#t\\u0021\"\n"
+	"- name: filer\n"
+	"  user:\n"
+	"    tokenFile: secrets/token\n";
+
+static void test_kubeconfig_yaml(void)
+{
+	json_t *doc = yaml(two_contexts);
+
+	CHECK(doc != NULL);
+	CHECK(at(doc, "current-context") &&
+	      !strcmp(at(doc, "current-context"), "fake"));
+	CHECK(at(doc, "clusters/0/name") &&
+	      !strcmp(at(doc, "clusters/0/name"), "decoy"));
+	CHECK(at(doc, "clusters/1/cluster/server") &&
+	      !strcmp(at(doc, "clusters/1/cluster/server"),
+		      "https://127.0.0.1:8443"));
+	CHECK(at(doc, "contexts/1/context/namespace") &&
+	      !strcmp(at(doc, "contexts/1/context/namespace"), "kube-system"));
+	CHECK(at(doc, "users/1/user/token") &&
+	      !strcmp(at(doc, "users/1/user/token"), "s3cr#t!"));
+	CHECK(json_is_object(json_object_get(doc, "preferences")) &&
+	      json_object_size(json_object_get(doc, "preferences")) == 0);
+	CHECK(json_array_size(json_object_get(doc, "users")) == 3);
+	json_decref(doc);
+
+	/* sequences of scalars, nested sequences, block scalars, nulls */
+	doc = yaml("---\n"
+		   "a:\n"
+		   "  - x\n"
+		   "  - 'it''s'\n"
+		   "  - - deep\n"
+		   "b: [1, \"two\", {c: d}]\n"
+		   "pem: |\n"
+		   "  line one\n"
+		   "\n"
+		   "  line #two\n"
+		   "folded: >-\n"
+		   "  one\n"
+		   "  two\n"
+		   "empty:\n"
+		   "tilde: ~\n"
+		   "url: http://h:80/p#frag\n"
+		   "\"quoted key\": v\r\n");
+	CHECK(doc != NULL);
+	CHECK(at(doc, "a/0") && !strcmp(at(doc, "a/0"), "x"));
+	CHECK(at(doc, "a/1") && !strcmp(at(doc, "a/1"), "it's"));
+	CHECK(at(doc, "a/2/0") && !strcmp(at(doc, "a/2/0"), "deep"));
+	CHECK(at(doc, "b/1") && !strcmp(at(doc, "b/1"), "two"));
+	CHECK(at(doc, "b/2/c") && !strcmp(at(doc, "b/2/c"), "d"));
+	CHECK(at(doc, "pem") &&
+	      !strcmp(at(doc, "pem"), "line one\n\nline #two\n"));
+	CHECK(at(doc, "folded") && !strcmp(at(doc, "folded"), "one two"));
+	CHECK(json_is_null(json_object_get(doc, "empty")));
+	CHECK(json_is_null(json_object_get(doc, "tilde")));
+	CHECK(at(doc, "url") && !strcmp(at(doc, "url"), "http://h:80/p#frag"));
+	CHECK(at(doc, "quoted key") && !strcmp(at(doc, "quoted key"), "v"));
+	json_decref(doc);
+
+	/* JSON is a kubeconfig too */
+	doc = yaml("{\"current-context\": \"x\", \"clusters\": []}");
+	CHECK(doc && at(doc, "current-context") &&
+	      !strcmp(at(doc, "current-context"), "x"));
+	json_decref(doc);
+
+	/* what it refuses, with the line */
+	CHECK(strstr(yaml_err("a: 1\n  b: 2\n"), "line 2"));
+	CHECK(strstr(yaml_err("a:\n\tb: 2\n"), "tab"));
+	CHECK(strstr(yaml_err("a: &x 1\n"), "anchors"));
+	CHECK(strstr(yaml_err("a: \"open\n"), "line 1"));
+	CHECK(strstr(yaml_err("a: 1\n---\nb: 2\n"), "more than one"));
+	CHECK(strstr(yaml_err("- a\n- b\n"), "not a mapping"));
+	CHECK(strstr(yaml_err("a: [1, 2\n"), "line 1"));
+	CHECK(strstr(yaml_err("just text\n"), "not a mapping"));
+	char deep[400] = "a: ";
+	for (int i = 0; i < 100; i++)
+		strcat(deep, "[");
+	CHECK(strstr(yaml_err(deep), "deeply"));
+}
+
+static void test_base64(void)
+{
+	unsigned char *out;
+	size_t len;
+
+	CHECK(aim_base64_decode("aGVsbG8gd29ybGQ=", &out, &len) == 0 &&
+	      len == 11 && !memcmp(out, "hello world", 11));
+	free(out);
+	CHECK(aim_base64_decode("aGVs\nbG8=\n", &out, &len) == 0 && len == 5 &&
+	      !memcmp(out, "hello", 5));
+	free(out);
+	CHECK(aim_base64_decode("aGVsbG8", &out, &len) == 0 && len == 5);
+	free(out);
+	CHECK(aim_base64_decode("", &out, &len) == 0 && len == 0);
+	free(out);
+	CHECK(aim_base64_decode("a$b!", &out, &len) == -EINVAL);
+}
+
+/* select context (NULL: current) of text; 0 or the error */
+static int pick(const char *text, const char *context,
+		struct aim_kube_conf *c)
+{
+	json_t *doc = yaml(text);
+	char *cause = NULL;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (doc == NULL)
+		return -999;
+	rc = aim_kubeconfig_select(doc, "/kc", context, c, &cause);
+	free(cause);
+	json_decref(doc);
+	return rc;
+}
+
+static void test_kubeconfig_select(void)
+{
+	struct aim_kube_conf c;
+
+	/* current-context, not the first of each list */
+	CHECK(pick(two_contexts, NULL, &c) == 0);
+	CHECK(c.server && !strcmp(c.server, "https://127.0.0.1:8443"));
+	CHECK(c.ca_data && c.ca_data_len == 11 &&
+	      !memcmp(c.ca_data, "hello world", 11) && c.ca_file == NULL);
+	CHECK(c.token && !strcmp(c.token, "s3cr#t!"));
+	CHECK(c.namespace && !strcmp(c.namespace, "kube-system"));
+	CHECK(c.context && !strcmp(c.context, "fake"));
+	aim_kube_conf_release(&c);
+
+	/* another context by name: a relative tokenFile, no namespace */
+	CHECK(pick(two_contexts, "bare", &c) == 0);
+	CHECK(c.token == NULL && c.token_file &&
+	      !strcmp(c.token_file, "/kc/secrets/token"));
+	CHECK(c.namespace == NULL);
+	aim_kube_conf_release(&c);
+	CHECK(pick(two_contexts, "decoy", &c) == 0);
+	CHECK(c.server && !strcmp(c.server, "https://10.0.0.1:6443"));
+	CHECK(c.ca_file && !strcmp(c.ca_file, "/etc/decoy/ca.crt"));
+	CHECK(c.token && !strcmp(c.token, "decoy-token"));
+	aim_kube_conf_release(&c);
+	CHECK(pick(two_contexts, "nope", &c) == -ENOENT);
+	aim_kube_conf_release(&c);
+
+	/* two contexts, none current: ambiguous */
+	const char *amb = "contexts:\n"
+			  "- {name: a, context: {cluster: x}}\n"
+			  "- {name: b, context: {cluster: x}}\n"
+			  "clusters:\n"
+			  "- {name: x, cluster: {server: 'https://x'}}\n";
+	CHECK(pick(amb, NULL, &c) == -EINVAL);
+	aim_kube_conf_release(&c);
+	CHECK(pick(amb, "b", &c) == 0 && c.server &&
+	      !strcmp(c.server, "https://x") && c.token == NULL);
+	aim_kube_conf_release(&c);
+
+	/* no contexts: a lone cluster and user will do, two clusters not */
+	CHECK(pick("clusters:\n"
+		   "- name: only\n"
+		   "  cluster:\n"
+		   "    server: https://only\n"
+		   "users:\n"
+		   "- name: u\n"
+		   "  user: {token: t}\n",
+		   NULL, &c) == 0 &&
+	      c.server && !strcmp(c.server, "https://only") && c.token &&
+	      !strcmp(c.token, "t"));
+	aim_kube_conf_release(&c);
+	CHECK(pick("clusters:\n"
+		   "- {name: a, cluster: {server: 'https://a'}}\n"
+		   "- {name: b, cluster: {server: 'https://b'}}\n",
+		   NULL, &c) == -EINVAL);
+	aim_kube_conf_release(&c);
+	/* a context whose cluster is missing, a cluster without server */
+	CHECK(pick("current-context: a\n"
+		   "contexts:\n"
+		   "- {name: a, context: {cluster: gone}}\n",
+		   NULL, &c) == -EINVAL);
+	aim_kube_conf_release(&c);
+	CHECK(pick("clusters:\n- {name: a, cluster: {}}\n", NULL, &c) ==
+	      -EINVAL);
+	aim_kube_conf_release(&c);
+	CHECK(pick("clusters:\n"
+		   "- {name: a, cluster: {server: 'https://a', "
+		   "certificate-authority-data: '%%%'}}\n",
+		   NULL, &c) == -EINVAL);
+	aim_kube_conf_release(&c);
+}
+
+static void test_state_merge(void)
+{
+	const char *all[] = {"Pending", "Progressing", "Available", "Failed"};
+#define M(a, b) aim_state_merge(a, b)
+#define IS(x, want) ((x) && !strcmp((x), (want)))
+	CHECK(M(NULL, NULL) == NULL);
+	CHECK(IS(M(NULL, "Pending"), "Pending"));
+	CHECK(IS(M("Available", NULL), "Available"));
+	CHECK(IS(M("Available", "Available"), "Available"));
+	CHECK(IS(M("Pending", "Pending"), "Pending"));
+	/* some done, some not: on its way */
+	CHECK(IS(M("Available", "Pending"), "Progressing"));
+	CHECK(IS(M("Pending", "Available"), "Progressing"));
+	CHECK(IS(M("Pending", "Progressing"), "Progressing"));
+	CHECK(IS(M("Available", "Progressing"), "Progressing"));
+	/* one failure fails the whole, in either order */
+	for (size_t i = 0; i < 4; i++) {
+		CHECK(IS(M("Failed", all[i]), "Failed"));
+		CHECK(IS(M(all[i], "Failed"), "Failed"));
+		/* symmetric */
+		for (size_t j = 0; j < 4; j++)
+			CHECK(IS(M(all[i], all[j]), M(all[j], all[i])));
+	}
+	/* a fold over several, as the aggregates do */
+	const char *agg = NULL;
+	const char *nodes[] = {"Available", "Available", "Pending"};
+	for (size_t i = 0; i < 3; i++)
+		agg = M(agg, nodes[i]);
+	CHECK(IS(agg, "Progressing"));
+#undef M
+#undef IS
+}
+
+/* the condition of type in conds (borrowed), or NULL */
+static json_t *cond(json_t *conds, const char *type)
+{
+	json_t *c;
+	size_t i;
+
+	json_array_foreach(conds, i, c) if (!strcmp(
+		json_string_value(json_object_get(c, "type")), type)) return c;
+	return NULL;
+}
+
+static const char *cstr(json_t *c, const char *k)
+{
+	const char *s = json_string_value(json_object_get(c, k));
+
+	return s ? s : "";
+}
+
+static void test_conditions(void)
+{
+	const char *old = "2001-02-03T04:05:06Z";
+	json_t *conds = json_pack(
+		"[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s}]", "type", "Ready",
+		"status", "False", "reason", "Downloading", "message", "1 of 2",
+		"lastTransitionTime", old, "type", "StorageReady", "status",
+		"True", "lastTransitionTime", old);
+	json_t *out, *c;
+
+	/* same status, new reason and message: the time stays */
+	out = aim_conditions_set(conds, "Ready", 0, "Downloading", "2 of 3", 4);
+	c = cond(out, "Ready");
+	CHECK(c && !strcmp(cstr(c, "lastTransitionTime"), old));
+	CHECK(c && !strcmp(cstr(c, "message"), "2 of 3"));
+	CHECK(c && json_integer_value(json_object_get(c, "observedGeneration")) ==
+			   4);
+	CHECK(json_array_size(out) == 2);
+	/* the other condition is untouched */
+	c = cond(out, "StorageReady");
+	CHECK(c && !strcmp(cstr(c, "status"), "True") &&
+	      !strcmp(cstr(c, "lastTransitionTime"), old));
+	/* the input is not changed */
+	CHECK(!strcmp(cstr(cond(conds, "Ready"), "message"), "1 of 2"));
+	json_decref(out);
+
+	/* a transition: a new time */
+	out = aim_conditions_set(conds, "Ready", 1, "Available", "done", 4);
+	c = cond(out, "Ready");
+	CHECK(c && !strcmp(cstr(c, "status"), "True"));
+	CHECK(c && strcmp(cstr(c, "lastTransitionTime"), old) != 0 &&
+	      strlen(cstr(c, "lastTransitionTime")) == 20);
+	json_decref(out);
+
+	/* Unknown is a status of its own */
+	out = aim_conditions_set(conds, "StorageReady", -1, "PhaseUnknown", "",
+				 1);
+	c = cond(out, "StorageReady");
+	CHECK(c && !strcmp(cstr(c, "status"), "Unknown") &&
+	      strcmp(cstr(c, "lastTransitionTime"), old) != 0);
+	json_decref(out);
+
+	/* a new condition, and none before */
+	out = aim_conditions_set(NULL, "Ready", 0, "Pending", NULL, 1);
+	CHECK(json_array_size(out) == 1 &&
+	      !strcmp(cstr(cond(out, "Ready"), "message"), ""));
+	json_decref(out);
+	json_decref(conds);
+}
+
+static void test_node_known(void)
+{
+	const char *longname = "ip-10-0-0-1.eu-west-1.compute.internal."
+			       "a-very-long-suffix-to-pass-63";
+	json_t *nodes = json_pack("{s:b, s:b}", "node-a", 1, longname, 1);
+	char key[17];
+
+	CHECK(strlen(longname) > 63);
+	aim_cache_key(longname, key);
+	CHECK(aim_node_known(nodes, "node-a"));
+	CHECK(!aim_node_known(nodes, "node-b"));
+	/* a long name stands in its finalizer as its cache key */
+	CHECK(aim_node_known(nodes, key));
+	CHECK(!aim_node_known(nodes, "0123456789abcdef"));
+	CHECK(!aim_node_known(NULL, "node-a"));
+	json_decref(nodes);
+}
+
 static const struct unit_test tests[] = {
+	{"state_merge", test_state_merge},
+	{"conditions", test_conditions},
+	{"node_known", test_node_known},
 	{"quantity", test_quantity},
 	{"pvc_gib", test_pvc_gib},
+	{"kubeconfig_yaml", test_kubeconfig_yaml},
+	{"base64", test_base64},
+	{"kubeconfig_select", test_kubeconfig_select},
 };
 
 int main(void)

@@ -15,8 +15,12 @@
  *   - finalizer aimfs.io/pvc; the PVC "aimfs-<name>" sized
  *     aim_pvc_gib(spec.size or the discovered size, headroom), grown when
  *     the size grows; status.persistentVolumeClaim, allocatedSize,
- *     headroomPercent and the StorageReady condition;
- *   - on deletion, the PVC is deleted before the finalizer goes.
+ *     headroomPercent and the StorageReady condition (True once the PVC
+ *     is Bound, False while Pending or Lost, Unknown without a phase;
+ *     looked at again every retry_base_ms until Bound);
+ *   - on deletion, the PVC is deleted before the finalizer goes;
+ *   - the finalizers and status.nodes entries of nodes that left the
+ *     cluster are dropped (departed.c).
  *
  * States of a node: Pending (not registered yet), Progressing (pinned and
  * pulling), Available (complete; or registered when pin is false: blocks
@@ -454,9 +458,12 @@ static void pvc_name(char *buf, size_t len, json_t *obj)
 			 AIM_STR(aim_jstr(obj, "metadata.name")));
 }
 
-/* create the PVC or grow it to gib; 0 or -EIO */
+/*
+ * Create the PVC or grow it to gib, and say its status.phase ("" when it
+ * has none yet) in phase[16]. 0 or -EIO.
+ */
 static int ensure_pvc(struct aim_rec *r, json_t *obj, const char *name,
-		      uint64_t gib, int *created)
+		      uint64_t gib, int *created, char *phase)
 {
 	char path[512], qty[32], *cause = NULL;
 	json_t *pvc = NULL, *resp = NULL, *body;
@@ -465,6 +472,7 @@ static int ensure_pvc(struct aim_rec *r, json_t *obj, const char *name,
 	int rc;
 
 	*created = 0;
+	phase[0] = '\0';
 	aim_quantity_gib(gib, qty, sizeof(qty));
 	pvc_path(path, sizeof(path), obj, name);
 	rc = aim_kube_call(r->kube, "GET", path, NULL, NULL, &pvc, &cause);
@@ -522,18 +530,30 @@ static int ensure_pvc(struct aim_rec *r, json_t *obj, const char *name,
 		aim_log(LOG_WARNING, "PVC %s: %s", name,
 			rc < 0 ? AIM_STR(cause)
 			       : aim_kube_message(resp ? resp : pvc));
+	/* the newest copy: the answer to a write, else the GET's */
+	const char *ph = aim_jstr(resp, "status.phase");
+	if (ph == NULL && resp == NULL)
+		ph = aim_jstr(pvc, "status.phase");
+	snprintf(phase, 16, "%s", ph ? ph : "");
 	free(cause);
 	json_decref(pvc);
 	json_decref(resp);
 	return rc == 200 ? 0 : -EIO;
 }
 
-static int cluster_sync(struct aim_rec *r, const char *path, json_t **obj)
+/*
+ * The leader's part: finalizer, PVC, and the StorageReady condition from
+ * the PVC's phase. *unbound is set while the PVC is not Bound, so the
+ * caller looks again (nothing watches PVCs). 0 or an error as aim_patch.
+ */
+static int cluster_sync(struct aim_rec *r, const char *path, json_t **obj,
+			int *unbound)
 {
-	char name[300], qty[32];
+	char name[300], qty[32], phase[16];
 	uint64_t bytes, gib;
 	int rc, created;
 
+	*unbound = 0;
 	if (!aim_has_finalizer(*obj, AIM_FIN_PVC)) {
 		rc = aim_patch_finalizer(r, path, obj, AIM_FIN_PVC, 1);
 		if (rc < 0)
@@ -545,28 +565,62 @@ static int cluster_sync(struct aim_rec *r, const char *path, json_t **obj)
 	gib = aim_pvc_gib(bytes, r->headroom);
 	aim_quantity_gib(gib, qty, sizeof(qty));
 	pvc_name(name, sizeof(name), *obj);
-	if ((rc = ensure_pvc(r, *obj, name, gib, &created)) < 0)
+	if ((rc = ensure_pvc(r, *obj, name, gib, &created, phase)) < 0)
 		return rc;
 	if (created)
 		aim_event(r, *obj, 0, "PVCCreated",
 			  "PersistentVolumeClaim %s of %s (%llu bytes + %u%%)",
 			  name, qty, (unsigned long long)bytes, r->headroom);
-	json_t *st = aim_jget(*obj, "status");
+	/*
+	 * Ready only once a volume is bound to the claim. Pending is also
+	 * what a WaitForFirstConsumer class shows until a pod uses the claim.
+	 */
+	int bound = !strcmp(phase, "Bound");
+	int ok = bound ? 1 : !strcmp(phase, "") ? -1 : 0;
+	const char *reason = bound		     ? "Bound"
+			     : !strcmp(phase, "")    ? "PhaseUnknown"
+			     : !strcmp(phase, "Lost") ? "Lost"
+						      : "Pending";
+	char msg[512];
+	if (bound)
+		snprintf(msg, sizeof(msg),
+			 "PersistentVolumeClaim %s requests %s and is Bound",
+			 name, qty);
+	else
+		snprintf(msg, sizeof(msg),
+			 "PersistentVolumeClaim %s requests %s and is %s: no "
+			 "volume bound to it yet (a WaitForFirstConsumer "
+			 "storage class binds only once a pod uses the claim)",
+			 name, qty, *phase ? phase : "without a phase");
+	*unbound = !bound;
+	json_t *st = aim_jget(*obj, "status"), *c, *mine = NULL;
+	size_t i;
+	json_array_foreach(aim_jget(st, "conditions"), i, c)
+	{
+		if (aim_streq(aim_jstr(c, "type"), "StorageReady"))
+			mine = c;
+	}
+	const char *want = ok < 0 ? "Unknown" : ok ? "True" : "False";
+	int was_ready = aim_streq(aim_jstr(mine, "status"), "True");
 	if (str_eq(st, "persistentVolumeClaim", name) &&
 	    str_eq(st, "allocatedSize", qty) &&
-	    int_eq(st, "headroomPercent", r->headroom))
+	    int_eq(st, "headroomPercent", r->headroom) &&
+	    aim_streq(aim_jstr(mine, "status"), want) &&
+	    aim_streq(aim_jstr(mine, "reason"), reason) &&
+	    aim_streq(aim_jstr(mine, "message"), msg))
 		return 0;
-	char msg[400];
-	snprintf(msg, sizeof(msg), "PersistentVolumeClaim %s requests %s", name,
-		 qty);
 	json_t *conds = aim_conditions_set(
-		aim_jget(st, "conditions"), "StorageReady", 1, "PVCCreated",
-		msg, json_integer_value(aim_jget(*obj, "metadata.generation")));
+		aim_jget(st, "conditions"), "StorageReady", ok, reason, msg,
+		json_integer_value(aim_jget(*obj, "metadata.generation")));
 	json_t *patch =
 		json_pack("{s:s, s:s, s:i, s:o*}", "persistentVolumeClaim",
 			  name, "allocatedSize", qty, "headroomPercent",
 			  (int)r->headroom, "conditions", conds);
-	return patch ? aim_patch(r, path, obj, NULL, patch) : -ENOMEM;
+	rc = patch ? aim_patch(r, path, obj, NULL, patch) : -ENOMEM;
+	if (rc == 0 && bound && !was_ready)
+		aim_event(r, *obj, 0, "StorageReady",
+			  "PersistentVolumeClaim %s is Bound", name);
+	return rc;
 }
 
 static int cluster_delete(struct aim_rec *r, const char *path, json_t **obj)
@@ -595,6 +649,33 @@ static int cluster_delete(struct aim_rec *r, const char *path, json_t **obj)
 	return aim_patch_finalizer(r, path, obj, AIM_FIN_PVC, 0);
 }
 
+/*
+ * spec.env cannot be honoured: the control socket's `add` takes a URI and
+ * a name only, and aimfsd reads HF_TOKEN and AWS_* from its own
+ * environment for every model. Say so where the user looks, once per
+ * generation (the leader only, so once per cluster).
+ */
+static void env_warn(struct aim_rec *r, const char *key, json_t *obj)
+{
+	json_int_t gen =
+		json_integer_value(aim_jget(obj, "metadata.generation"));
+	json_t *ks = keystate(r, key, gen);
+	size_t n = json_array_size(aim_jget(obj, "spec.env"));
+
+	if (ks == NULL || json_is_true(json_object_get(ks, "env_warned")))
+		return;
+	aim_log(LOG_WARNING,
+		"%s: spec.env (%zu entries) is not passed to the daemon: "
+		"aimfsd takes credentials from its own environment",
+		key, n);
+	aim_event(r, obj, 1, "EnvNotSupported",
+		  "spec.env (%zu entries) is ignored: aimfsd takes HF_TOKEN "
+		  "and AWS_* from its own environment (the DaemonSet's Secret "
+		  "aimfs-credentials), for every model",
+		  n);
+	json_object_set_new(ks, "env_warned", json_true());
+}
+
 /* one pass; -EAGAIN asks for a fresh copy and another pass */
 static int artifact_once(struct aim_rec *r, const char *key, json_t **obj,
 			 long *requeue)
@@ -610,6 +691,9 @@ static int artifact_once(struct aim_rec *r, const char *key, json_t **obj,
 		rc = node_delete(r, key, path, obj);
 		if (rc == 0 && aim_rec_leader(r))
 			rc = cluster_delete(r, path, obj);
+		/* what a departed node's finalizer would block for ever */
+		if (rc == 0 && aim_rec_leader(r))
+			rc = aim_rec_prune_nodes(r, path, obj);
 		if (rc == -EIO)
 			*requeue = r->retry_base_ms;
 		return rc == -ENOENT ? 0 : rc;
@@ -619,13 +703,8 @@ static int artifact_once(struct aim_rec *r, const char *key, json_t **obj,
 		if (rc < 0)
 			return rc == -ENOENT ? 0 : rc;
 	}
-	if (json_array_size(aim_jget(*obj, "spec.env")) > 0 &&
-	    aim_jget(*obj, "status") == NULL)
-		aim_log(LOG_NOTICE,
-			"%s: spec.env is not passed to the daemon: "
-			"aimfsd takes credentials from its own "
-			"environment",
-			key);
+	if (json_array_size(aim_jget(*obj, "spec.env")) > 0 && aim_rec_leader(r))
+		env_warn(r, key, *obj);
 	struct node_view v = {0};
 	if (aim_jstr(*obj, "status.status") == NULL) {
 		/* say it was seen before the first (slower) daemon calls */
@@ -647,10 +726,14 @@ static int artifact_once(struct aim_rec *r, const char *key, json_t **obj,
 			return rc == -ENOENT ? 0 : rc;
 	}
 	if (aim_rec_leader(r)) {
-		rc = cluster_sync(r, path, obj);
-		if (rc == -EIO &&
+		int unbound = 0;
+		rc = cluster_sync(r, path, obj, &unbound);
+		if ((rc == -EIO || unbound) &&
 		    (*requeue == 0 || *requeue > r->retry_base_ms))
 			*requeue = r->retry_base_ms;
+		if (rc < 0 && rc != -EIO)
+			return rc == -ENOENT ? 0 : rc;
+		rc = aim_rec_prune_nodes(r, path, obj);
 		if (rc < 0 && rc != -EIO)
 			return rc == -ENOENT ? 0 : rc;
 	}

@@ -48,7 +48,9 @@ void aim_kube_conf_release(struct aim_kube_conf *c)
 		free(c->token);
 	}
 	free(c->ca_file);
+	free(c->ca_data);
 	free(c->namespace);
+	free(c->context);
 	free(c->user_agent);
 	memset(c, 0, sizeof(*c));
 }
@@ -93,100 +95,6 @@ int aim_kube_conf_in_cluster(struct aim_kube_conf *c, const char *sa_dir,
 	return 0;
 }
 
-/* "  key: value" -> value (quotes stripped) when the line's key is key */
-static char *yaml_value(const char *line, const char *key)
-{
-	const char *p = line;
-	size_t n = strlen(key), len;
-
-	while (*p == ' ' || *p == '\t' || *p == '-')
-		p++;
-	if (strncmp(p, key, n) != 0 || p[n] != ':')
-		return NULL;
-	p += n + 1;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	len = strcspn(p, "\r\n");
-	while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-		len--;
-	if (len >= 2 && (p[0] == '"' || p[0] == '\'') && p[len - 1] == p[0]) {
-		p++;
-		len -= 2;
-	}
-	return strndup(p, len);
-}
-
-static char *resolve_rel(const char *dir, const char *path)
-{
-	char *out;
-
-	if (path[0] == '/' || dir == NULL)
-		return strdup(path);
-	if (asprintf(&out, "%s/%s", dir, path) < 0)
-		return NULL;
-	return out;
-}
-
-int aim_kube_conf_kubeconfig(struct aim_kube_conf *c, const char *path,
-			     char **cause)
-{
-	char *text = NULL, *dir = NULL, *save = NULL, *line;
-	int rc;
-
-	*cause = NULL;
-	rc = aim_read_small_file(path, 1 << 20, &text);
-	if (rc < 0) {
-		aim_set_cause(cause, "cannot read kubeconfig '%s': %s", path,
-			  strerror(-rc));
-		return rc;
-	}
-	if ((dir = strdup(path)) == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *v;
-		if (c->server == NULL && (v = yaml_value(line, "server"))) {
-			c->server = v;
-		} else if (c->ca_file == NULL &&
-			   (v = yaml_value(line, "certificate-authority"))) {
-			c->ca_file = resolve_rel(dir, v);
-			free(v);
-			if (c->ca_file == NULL)
-				rc = -ENOMEM;
-		} else if (c->token == NULL && c->token_file == NULL &&
-			   (v = yaml_value(line, "token"))) {
-			c->token = v;
-		} else if (c->token == NULL && c->token_file == NULL &&
-			   (v = yaml_value(line, "tokenFile"))) {
-			c->token_file = resolve_rel(dir, v);
-			free(v);
-			if (c->token_file == NULL)
-				rc = -ENOMEM;
-		} else if (c->namespace == NULL &&
-			   (v = yaml_value(line, "namespace"))) {
-			c->namespace = v;
-		}
-	}
-	if (rc == 0 && c->server == NULL) {
-		aim_set_cause(cause, "kubeconfig '%s' names no server", path);
-		rc = -EINVAL;
-	}
-out:
-	if (text) {
-		explicit_bzero(text, strlen(text));
-		free(text);
-	}
-	free(dir);
-	return rc;
-}
-
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access a,
 		       void *arg)
 {
@@ -220,6 +128,11 @@ int aim_kube_new(const struct aim_kube_conf *conf, struct aim_kube **out,
 	k->conf.token_file = xstrdup(conf->token_file);
 	k->conf.token = xstrdup(conf->token);
 	k->conf.ca_file = xstrdup(conf->ca_file);
+	if (conf->ca_data && (k->conf.ca_data = malloc(conf->ca_data_len + 1))) {
+		memcpy(k->conf.ca_data, conf->ca_data, conf->ca_data_len);
+		k->conf.ca_data[conf->ca_data_len] = '\0';
+		k->conf.ca_data_len = conf->ca_data_len;
+	}
 	k->conf.namespace = xstrdup(conf->namespace);
 	k->conf.user_agent = xstrdup(conf->user_agent ? conf->user_agent
 						      : "aimfs-reconciler");
@@ -234,7 +147,8 @@ int aim_kube_new(const struct aim_kube_conf *conf, struct aim_kube **out,
 	if (!k->conf.server || !k->conf.user_agent || !k->share ||
 	    (conf->token_file && !k->conf.token_file) ||
 	    (conf->token && !k->conf.token) ||
-	    (conf->ca_file && !k->conf.ca_file)) {
+	    (conf->ca_file && !k->conf.ca_file) ||
+	    (conf->ca_data && !k->conf.ca_data)) {
 		aim_kube_free(&k);
 		return -ENOMEM;
 	}
@@ -431,8 +345,14 @@ static CURL *easy(struct aim_kube *k, const char *path, struct sink *s,
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (k->conf.ca_file)
+	if (k->conf.ca_data) {
+		/* certificate-authority-data: the PEM itself, no file */
+		struct curl_blob blob = {k->conf.ca_data, k->conf.ca_data_len,
+					 CURL_BLOB_COPY};
+		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+	} else if (k->conf.ca_file) {
 		curl_easy_setopt(h, CURLOPT_CAINFO, k->conf.ca_file);
+	}
 	s->h = h;
 	return h;
 }

@@ -21,7 +21,10 @@ struct aim_kube_conf {
 	char *token_file; /* re-read when it changes */
 	char *token;	  /* a literal token (from a kubeconfig) */
 	char *ca_file;	  /* PEM bundle to verify the server; NULL: system */
+	char *ca_data;	  /* or the PEM itself (certificate-authority-data) */
+	size_t ca_data_len;
 	char *namespace;  /* the default namespace the config names, or NULL */
+	char *context;	  /* the kubeconfig context used, or NULL */
 	char *user_agent;
 };
 
@@ -36,14 +39,14 @@ int aim_kube_conf_in_cluster(struct aim_kube_conf *c, const char *sa_dir,
 			     char **cause);
 
 /*
- * A kubeconfig with one cluster and one user (what service-account and test
- * kubeconfigs hold): server, certificate-authority, token or tokenFile, and
- * the current context's namespace. Relative paths are taken from the
- * kubeconfig's directory. No client certificates, exec plugins or *-data
- * fields. 0 or -errno with *cause.
+ * A kubeconfig (kubeconfig.c): context (NULL: current-context) -> its
+ * cluster's server and certificate-authority(-data), its user's token or
+ * tokenFile, its namespace. Relative paths are taken from the kubeconfig's
+ * directory. No client certificates or exec plugins. 0 or -errno with
+ * *cause.
  */
 int aim_kube_conf_kubeconfig(struct aim_kube_conf *c, const char *path,
-			     char **cause);
+			     const char *context, char **cause);
 
 /* a client for conf (copied); 0 or -errno with *cause */
 int aim_kube_new(const struct aim_kube_conf *conf, struct aim_kube **out,

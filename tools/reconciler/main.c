@@ -34,6 +34,7 @@
 static struct aim_rec rec;
 static volatile int stopping;
 static long resync_ms = 300000;
+static char *token; /* --token, until the connection config takes it */
 
 int aim_rec_leader(struct aim_rec *r)
 {
@@ -107,6 +108,7 @@ static void on_lease(void *arg, int held)
 static void *worker(void *arg)
 {
 	uint64_t next_resync = aim_now_ms() + (uint64_t)resync_ms;
+	uint64_t next_nodes = 0;
 
 	/* a reconcile needs the whole picture (shared sources, owners) */
 	while (!stopping &&
@@ -117,6 +119,11 @@ static void *worker(void *arg)
 		if (aim_now_ms() >= next_resync) {
 			queue_all();
 			next_resync = aim_now_ms() + (uint64_t)resync_ms;
+		}
+		if (aim_now_ms() >= next_nodes && aim_rec_leader(&rec)) {
+			aim_rec_nodes_tick(&rec, queue_all);
+			next_nodes = aim_now_ms() +
+				     (uint64_t)rec.node_interval_ms;
 		}
 		if (key == NULL)
 			continue;
@@ -135,9 +142,14 @@ static void usage(FILE *f)
 		"usage: aimfs-reconciler [options]\n"
 		"  --kubeconfig FILE       API server, CA and token from a "
 		"kubeconfig\n"
+		"  --context NAME          its context to use "
+		"(current-context)\n"
 		"  --server URL            API server (default: in-cluster)\n"
 		"  --token-file FILE       bearer token, re-read when it "
 		"changes\n"
+		"  --token TOKEN           a literal bearer token (seen in "
+		"the process list:\n"
+		"                          prefer --token-file)\n"
 		"  --ca-file FILE          CA bundle for the API server\n"
 		"  --socket PATH           the node daemon's control socket\n"
 		"                          ($AIMFS_SOCKET, "
@@ -158,6 +170,8 @@ static void usage(FILE *f)
 		"  --retry-max SECS        longest retry interval (300)\n"
 		"  --resync SECS           reconcile everything this often "
 		"(300)\n"
+		"  --node-interval SECS    the leader looks for departed "
+		"Nodes this often (30)\n"
 		"  --watch-timeout SECS    timeoutSeconds of a watch (300)\n"
 		"  --sa-dir DIR            service account files (" SA_DIR ")\n"
 		"  --log-level LEVEL       error, warning, notice, info, "
@@ -183,8 +197,10 @@ int main(int argc, char **argv)
 {
 	enum {
 		O_KUBECONFIG = 256,
+		O_CONTEXT,
 		O_SERVER,
 		O_TOKEN_FILE,
+		O_TOKEN,
 		O_CA,
 		O_SOCKET,
 		O_NODE,
@@ -198,6 +214,7 @@ int main(int argc, char **argv)
 		O_RETRY,
 		O_RETRY_MAX,
 		O_RESYNC,
+		O_NODE_INT,
 		O_WATCH_TO,
 		O_SA,
 		O_LOG,
@@ -206,8 +223,10 @@ int main(int argc, char **argv)
 	};
 	static const struct option opts[] = {
 		{"kubeconfig", 1, NULL, O_KUBECONFIG},
+		{"context", 1, NULL, O_CONTEXT},
 		{"server", 1, NULL, O_SERVER},
 		{"token-file", 1, NULL, O_TOKEN_FILE},
+		{"token", 1, NULL, O_TOKEN},
 		{"ca-file", 1, NULL, O_CA},
 		{"socket", 1, NULL, O_SOCKET},
 		{"node", 1, NULL, O_NODE},
@@ -221,6 +240,7 @@ int main(int argc, char **argv)
 		{"retry-base", 1, NULL, O_RETRY},
 		{"retry-max", 1, NULL, O_RETRY_MAX},
 		{"resync", 1, NULL, O_RESYNC},
+		{"node-interval", 1, NULL, O_NODE_INT},
 		{"watch-timeout", 1, NULL, O_WATCH_TO},
 		{"sa-dir", 1, NULL, O_SA},
 		{"log-level", 1, NULL, O_LOG},
@@ -229,10 +249,11 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const char *kubeconfig = NULL, *server = NULL, *token_file = NULL;
+	const char *context = NULL;
 	const char *ca = NULL, *ns = NULL, *watch_ns = NULL;
 	const char *lease_name = "aimfs-reconciler", *sa_dir = SA_DIR;
 	long headroom = 10, lease_dur = 15, progress = 2, retry = 5;
-	long retry_max = 300, watch_to = 300;
+	long retry_max = 300, watch_to = 300, node_int = 30;
 	struct aim_kube_conf conf = {0};
 	char host[HOST_NAME_MAX + 1], *cause = NULL, ua[512];
 	char apath[512], tpath[512];
@@ -248,11 +269,30 @@ int main(int argc, char **argv)
 		case O_KUBECONFIG:
 			kubeconfig = optarg;
 			break;
+		case O_CONTEXT:
+			context = optarg;
+			break;
 		case O_SERVER:
 			server = optarg;
 			break;
 		case O_TOKEN_FILE:
 			token_file = optarg;
+			break;
+		case O_TOKEN:
+			/*
+			 * Keep a copy and blank the argument, so the token
+			 * shows in /proc/PID/cmdline (ps) only until here.
+			 */
+			if (token) {
+				explicit_bzero(token, strlen(token));
+				free(token);
+			}
+			if ((token = strdup(optarg)) == NULL) {
+				fprintf(stderr, "aimfs-reconciler: out of "
+						"memory\n");
+				return 1;
+			}
+			memset(optarg, 'x', strlen(optarg));
 			break;
 		case O_CA:
 			ca = optarg;
@@ -284,6 +324,7 @@ int main(int argc, char **argv)
 		case O_RETRY:
 		case O_RETRY_MAX:
 		case O_RESYNC:
+		case O_NODE_INT:
 		case O_WATCH_TO:
 			if (positive(opts[c - O_KUBECONFIG].name, optarg, &v) <
 			    0)
@@ -300,6 +341,8 @@ int main(int argc, char **argv)
 				retry_max = v;
 			else if (c == O_RESYNC)
 				resync_ms = v * 1000;
+			else if (c == O_NODE_INT)
+				node_int = v;
 			else
 				watch_to = v;
 			break;
@@ -324,8 +367,19 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (context && !kubeconfig) {
+		fprintf(stderr, "aimfs-reconciler: --context needs "
+				"--kubeconfig\n");
+		return 2;
+	}
+	if (token && token_file) {
+		fprintf(stderr, "aimfs-reconciler: --token and --token-file "
+				"exclude each other\n");
+		return 2;
+	}
 	if (optind < argc || headroom > 1000 || lease_dur < 1 || progress < 1 ||
 	    progress > 5 || retry < 1 || retry_max < retry || watch_to < 1 ||
+	    node_int < 1 ||
 	    resync_ms < 1000) {
 		if (progress > 5)
 			fprintf(stderr, "aimfs-reconciler: --progress-interval "
@@ -347,6 +401,7 @@ int main(int argc, char **argv)
 	rec.progress_ms = progress * 1000;
 	rec.retry_base_ms = retry * 1000;
 	rec.retry_max_ms = retry_max * 1000;
+	rec.node_interval_ms = node_int * 1000;
 	/* a finalizer's name part is at most 63 characters */
 	if (strlen(rec.node) <= 63) {
 		snprintf(rec.node_fin, sizeof(rec.node_fin), "node.aimfs.io/%s",
@@ -360,7 +415,8 @@ int main(int argc, char **argv)
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (kubeconfig)
-		rc = aim_kube_conf_kubeconfig(&conf, kubeconfig, &cause);
+		rc = aim_kube_conf_kubeconfig(&conf, kubeconfig, context,
+					      &cause);
 	else if (server)
 		rc = (conf.server = strdup(server)) ? 0 : -ENOMEM;
 	else
@@ -374,6 +430,16 @@ int main(int argc, char **argv)
 		free(conf.token);
 		conf.token = NULL;
 		rc = (conf.token_file = strdup(token_file)) ? 0 : -ENOMEM;
+	}
+	if (token) {
+		free(conf.token_file);
+		conf.token_file = NULL;
+		if (conf.token) {
+			explicit_bzero(conf.token, strlen(conf.token));
+			free(conf.token);
+		}
+		conf.token = token; /* conf owns it now */
+		token = NULL;
 	}
 	if (rc == 0 && ca) {
 		free(conf.ca_file);
@@ -419,10 +485,11 @@ int main(int argc, char **argv)
 		snprintf(tpath, sizeof(tpath), AIM_API "/aimtemplatecaches");
 	}
 	aim_log(LOG_NOTICE,
-		"starting on node %s: API %s, daemon %s, lease "
+		"starting on node %s: API %s%s%s%s, daemon %s, lease "
 		"%s/%s as %s, headroom %ld%%",
-		rec.node, conf.server, rec.sock, ns, lease_name, rec.identity,
-		headroom);
+		rec.node, conf.server, conf.context ? " (context '" : "",
+		conf.context ? conf.context : "", conf.context ? "')" : "",
+		rec.sock, ns, lease_name, rec.identity, headroom);
 	if ((rc = aim_informer_start(rec.kube, apath, "aimartifacts", watch_to,
 				     on_artifact, NULL, &rec.arts)) < 0 ||
 	    (rc = aim_informer_start(rec.kube, tpath, "aimtemplatecaches",
@@ -453,6 +520,7 @@ stop:
 out:
 	aim_queue_free(&rec.q);
 	json_decref(rec.keys);
+	json_decref(rec.nodes);
 	aim_kube_free(&rec.kube);
 	aim_kube_conf_release(&conf);
 	curl_global_cleanup();

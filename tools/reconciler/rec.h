@@ -15,6 +15,7 @@
 #ifndef AIM_REC_H
 #define AIM_REC_H
 
+#include <stdint.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -45,6 +46,10 @@ struct aim_rec {
 	long retry_base_ms, retry_max_ms;
 	char node_fin[96]; /* node.aimfs.io/<node> */
 	json_t *keys;	   /* worker only: key -> {fails, retry_at, ...} */
+	long node_interval_ms; /* how often the leader lists the Nodes */
+	json_t *nodes;	       /* worker only: Node name -> true, or NULL */
+	uint64_t nodes_at;     /* worker only: when listed (aim_now_ms) */
+	int nodes_warned;      /* worker only: our node is not a Node */
 };
 
 /* one reconcile of "namespace/name"; returns ms until the next one, 0: none */
@@ -53,6 +58,25 @@ long aim_rec_template(struct aim_rec *r, const char *key);
 
 /* 1 when this replica may do the cluster duties */
 int aim_rec_leader(struct aim_rec *r);
+
+/* --- departed.c: finalizers and status of nodes that left ------------ */
+
+/* list the Nodes; call queue_all when one left since the last look */
+void aim_rec_nodes_tick(struct aim_rec *r, void (*queue_all)(void));
+
+/*
+ * Drop the finalizers and status.nodes entries of *obj that belong to
+ * nodes no longer in the cluster (the leader only). 0 or an error as
+ * aim_patch; *obj is replaced by what the API server answered.
+ */
+int aim_rec_prune_nodes(struct aim_rec *r, const char *path, json_t **obj);
+
+/*
+ * 1 when fin_name (a finalizer's part after node.aimfs.io/: a node name,
+ * or the cache key of a name longer than 63) is one of nodes (name ->
+ * anything)
+ */
+int aim_node_known(json_t *nodes, const char *fin_name);
 
 /* --- status.c ----------------------------------------------------------- */
 
@@ -92,9 +116,9 @@ int aim_patch_finalizer(struct aim_rec *r, const char *path, json_t **obj,
 			const char *fin, int add);
 
 /*
- * A copy of conds with condition type set to (ok, reason, message):
- * lastTransitionTime is kept when the condition's status did not change.
- * NULL on allocation failure.
+ * A copy of conds with condition type set to (ok, reason, message), ok
+ * being 1 (True), 0 (False) or -1 (Unknown): lastTransitionTime is kept
+ * when the condition's status did not change. NULL on allocation failure.
  */
 json_t *aim_conditions_set(json_t *conds, const char *type, int ok,
 			   const char *reason, const char *message,

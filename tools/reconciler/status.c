@@ -185,7 +185,7 @@ json_t *aim_conditions_set(json_t *conds, const char *type, int ok,
 			   json_int_t generation)
 {
 	json_t *out = json_array(), *c, *mine = NULL;
-	const char *st = ok ? "True" : "False";
+	const char *st = ok < 0 ? "Unknown" : ok ? "True" : "False";
 	char now[32];
 	size_t i;
 
