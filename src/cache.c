@@ -1156,8 +1156,15 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 	pthread_mutex_lock(&c->addlock);
 	pthread_mutex_lock(&c->lock);
 	struct aim_model *known = find_model_by_uri(c, uri);
+	/* a URI has one name: asking for another is an error, not a no-op */
+	int renamed = known && name && strcmp(known->name, name) != 0;
+	if (renamed)
+		aim_set_cause(cause, "'%s' is already registered as '%s'", uri,
+			      known->name);
 	pthread_mutex_unlock(&c->lock);
-	if (known) {
+	if (renamed) {
+		rc = -EEXIST;
+	} else if (known) {
 		rc = 0;
 	} else if (c->conf->offline) {
 		aim_set_cause(cause, "cannot register '%s': offline", uri);

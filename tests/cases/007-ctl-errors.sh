@@ -26,6 +26,10 @@ expect 1 "invalid model URI" ctl add ftp://x/y
 expect 1 "revision not found" ctl add hf://demo/tiny@nosuch
 expect 1 "gated or private: set HF_TOKEN" ctl add hf://secret/model
 expect 1 "must be org/model" ctl add hf://demo/tiny --name bad
+ctl add hf://demo/tiny >/dev/null || fail "add hf://demo/tiny"
+expect 1 "'hf://demo/tiny' is already registered as 'demo/tiny'" \
+	ctl add hf://demo/tiny --name other/name
+ctl add hf://demo/tiny --name demo/tiny >/dev/null || fail "the same name again is not an error"
 expect 2 "usage" ctl add
 expect 2 "usage" "$CTL_BIN"
 expect 2 "unknown command" ctl frobnicate
