@@ -464,6 +464,9 @@ int aim_http_do(struct aim_http *http, const struct aim_http_req *req,
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
 			 stall < 2 ? 2L : stall > 10 ? 10L : stall);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* fewer, larger writes into the store file: each pwrite takes the
+	 * file's lock, which the parallel fetches of one blob contend for */
+	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L << 10);
 	if (req->timeout_ms)
 		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
 	if (http->ca_file)
