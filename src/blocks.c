@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache-int.h"
@@ -681,12 +682,21 @@ void aim_cache_read_end(struct aim_cache *c, struct aim_file *f, uint64_t off,
 {
 	struct aim_blob *b = f->blob;
 	uint32_t first, last;
+	int64_t now = flags & AIM_READ_SERVED ? (int64_t)time(NULL) : 0;
 
 	if (aim_block_span(b->size, c->block_size, off, len, &first, &last) == 0)
 		return;
 	pthread_mutex_lock(&c->lock);
 	for (uint32_t i = first; i <= last; i++)
 		b->inuse[i]--;
+	/*
+	 * Bytes that went out through the mount are a use of the model; a
+	 * pull, pin, verify or export does not come this way. A blob shared
+	 * by several models counts for the one whose file was read. The
+	 * evictor writes it to the index (cache_save_last_used).
+	 */
+	if (now && f->model->last_used != now)
+		f->model->last_used = now;
 	if (flags & AIM_READ_SERVED)
 		c->stats.served_bytes += len;
 	if ((flags & AIM_READ_SERVED) && (flags & AIM_READ_ORIGIN))

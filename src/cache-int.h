@@ -110,6 +110,9 @@ struct aim_model {
 	int gone;		/* removed with rm */
 	struct pull_job *job;	/* the running pull, or NULL */
 	char *failed;		/* why the last pull failed, or NULL */
+	int64_t last_used;	/* wall seconds of the last read through the
+				 * mount that served bytes; 0: never */
+	int64_t last_used_saved; /* what the index holds of it */
 };
 
 struct missing {
@@ -195,6 +198,13 @@ int cache_hf_repo_id(const struct aim_model *m, char *buf, size_t len);
  * several revisions and no URI was given */
 struct aim_model *cache_find_model(struct aim_cache *c, const char *what,
 				   int *ambiguous);
+/*
+ * Record in the index the models' last reads it does not have: all of
+ * them (at shutdown), or (all 0) a model's first read and then a read a
+ * minute or more after the recorded one, so a model read all day costs
+ * one UPDATE a minute. c->lock held; dropped while the index is written.
+ */
+void cache_save_last_used(struct aim_cache *c, int all);
 /* bytes and cached bytes of a model's distinct blobs; c->lock held */
 void cache_model_sizes(struct aim_model *m, uint64_t *size, uint64_t *cached);
 int cache_index_model_insert(struct aim_cache *c, struct aim_index_model *im,

@@ -344,6 +344,7 @@ struct aim_model *cache_model_new(const struct aim_index_model *im)
 	m->mtime = im->mtime;
 	m->added = im->added;
 	m->pinned = im->pinned;
+	m->last_used = m->last_used_saved = im->last_used;
 	aim_uri_cache_key(im->uri, m->cache_key);
 	if (!m->name || !m->uri || !m->kind || !m->revision || !m->commit) {
 		cache_model_free(m);
@@ -593,7 +594,66 @@ void aim_cache_stop(struct aim_cache *c)
 	prefetch_stop(c);
 	pull_stop_all(c);
 	evict_stop(c);
+	/* the mount is gone by now: no read comes after this */
+	pthread_mutex_lock(&c->lock);
+	cache_save_last_used(c, 1);
+	pthread_mutex_unlock(&c->lock);
 	commit_stop(c); /* last: what was fetched gets recorded */
+}
+
+/* a last read the index should get now (see cache-int.h); c->lock held */
+static int last_used_due(const struct aim_model *m, int all)
+{
+	int64_t d = m->last_used - m->last_used_saved;
+
+	if (m->gone || d == 0)
+		return 0;
+	return all || m->last_used_saved == 0 || d >= 60 || d <= -60;
+}
+
+void cache_save_last_used(struct aim_cache *c, int all)
+{
+	struct due {
+		struct aim_model *m;
+		int64_t t;
+	};
+	struct due *v;
+	size_t n = 0, k;
+	int rc;
+
+	for (size_t i = 0; i < c->nmodels; i++)
+		n += last_used_due(c->models[i], all);
+	if (n == 0 || (v = malloc(n * sizeof(*v))) == NULL)
+		return; /* without memory: next time */
+	for (size_t i = 0, j = 0; i < c->nmodels; i++)
+		if (last_used_due(c->models[i], all))
+			v[j++] = (struct due){ c->models[i],
+					       c->models[i]->last_used };
+	/*
+	 * ixlock before c->lock goes: an rm waits for it before deleting the
+	 * row, so no id is reused by a new model before these updates land
+	 */
+	pthread_mutex_lock(&c->ixlock);
+	pthread_mutex_unlock(&c->lock);
+	rc = aim_index_begin(c->ix);
+	for (k = 0; rc == 0 && k < n; k++)
+		rc = aim_index_model_set_last_used(c->ix, v[k].m->id, v[k].t);
+	if (rc == 0)
+		rc = aim_index_commit(c->ix);
+	if (rc < 0)
+		aim_index_rollback(c->ix);
+	pthread_mutex_unlock(&c->ixlock);
+	pthread_mutex_lock(&c->lock);
+	if (rc < 0) {
+		/* e.g. the disk is full: kept in memory, tried again later */
+		aim_log(LOG_WARNING,
+			"cannot record when %zu models were last read: %s", n,
+			strerror(-rc));
+	} else {
+		for (k = 0; k < n; k++)
+			v[k].m->last_used_saved = v[k].t;
+	}
+	free(v);
 }
 
 struct aim_layout *aim_cache_layout(struct aim_cache *c)
@@ -1387,6 +1447,10 @@ json_t *aim_cache_list(struct aim_cache *c)
 		if (o)
 			json_object_set_new(o, "stored",
 					    json_integer((json_int_t)model_stored(m)));
+		if (o)
+			json_object_set_new(
+				o, "last_used",
+				json_integer((json_int_t)m->last_used));
 		if (o && m->failed)
 			json_object_set_new(o, "error", json_string(m->failed));
 		json_array_append_new(arr, o);

@@ -4,8 +4,9 @@
  * and serves them from the store.
  *
  * The running map of which blocks are present lives in memory (loaded from
- * the index at open); SQLite is touched when a block is stored or dropped
- * and when a model is registered. A block is fetched once however many
+ * the index at open); SQLite is touched when a block is stored or dropped,
+ * when a model is registered, and by the evictor thread to record when a
+ * model was last read (at most once a minute per model, and at stop). A block is fetched once however many
  * readers want it at the same time (single flight). Data is written and
  * synced before its index row is committed, and a block read back from disk
  * is checked against its SHA-256 the first time this process serves it.
@@ -43,7 +44,8 @@ void aim_cache_forked(struct aim_cache *c);
  * forked; aim_cache_free() stops it.
  */
 int aim_cache_start(struct aim_cache *c);
-/* stop pulls and the evictor (before the control socket goes away) */
+/* stop pulls and the evictor, and record the last reads (after the
+ * unmount, before the control socket goes away) */
 void aim_cache_stop(struct aim_cache *c);
 
 /* the tree the cache presents; owned by the cache */
@@ -86,8 +88,9 @@ enum aim_read_flags {
  * range holds lz4 blocks, *buf instead gets the len bytes, decompressed
  * (the caller frees it); otherwise *buf is NULL. The blocks stay in the
  * store until aim_cache_read_end(), which is given the flags returned
- * here, with AIM_READ_SERVED if the bytes went out. Returns 0 or
- * AIM_READ_ORIGIN, or -EIO when a block cannot be had.
+ * here, with AIM_READ_SERVED if the bytes went out: that makes now the
+ * model's last use (`list` "last_used"). Returns 0 or AIM_READ_ORIGIN, or
+ * -EIO when a block cannot be had.
  */
 int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
 			 uint64_t off, int *fd, size_t *len, char **buf);
@@ -157,7 +160,11 @@ int aim_cache_export(struct aim_cache *c, const char *what, const char *dir,
 int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
 		     char **cause);
 
-/* JSON for `aimfs-ctl list` and `status`; caller owns the reference */
+/*
+ * JSON for `aimfs-ctl list` and `status`; caller owns the reference. A
+ * model's "last_used" is the wall time (seconds) of its last read through
+ * the mount, 0 when it was never read.
+ */
 json_t *aim_cache_list(struct aim_cache *c);
 json_t *aim_cache_status(struct aim_cache *c);
 

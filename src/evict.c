@@ -11,6 +11,9 @@
  * Pinned blocks, blocks being fetched or checked, and blocks a read is
  * using are never evicted. A block is dropped from the index before its
  * disk space is freed, and readers wait for the drop to finish.
+ *
+ * The evictor thread also records the models' last reads in the index
+ * (cache_save_last_used), since it wakes every few seconds anyway.
  */
 #include "config.h"
 
@@ -188,6 +191,10 @@ static void *evictor(void *arg)
 				aim_log(LOG_INFO, "evicted %llu bytes",
 					(unsigned long long)freed);
 		}
+		/* off the read path, and at most once a minute per model */
+		cache_save_last_used(c, 0);
+		if (c->stopping)
+			break;
 		/* wake on a poke, or now and then: the free space moves */
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);

@@ -51,6 +51,9 @@ static const char *migrations[] = {
 	/* 2 -> 3: blocks may be lz4 (codec 1, stored_len its size in the
 	 * slot); a store holding them must not open in an older aimfs */
 	"UPDATE blocks SET stored_len=len WHERE codec=0;",
+	/* 3 -> 4: when each model was last read through the mount (NULL:
+	 * never), for status.lastUsed; written lazily by the evictor */
+	"ALTER TABLE models ADD COLUMN last_used INTEGER;",
 };
 
 static int sqlerr(struct aim_index *ix, int rc, const char *what)
@@ -354,8 +357,8 @@ int aim_index_each_model(struct aim_index *ix,
 
 	if ((rc = prepare(ix,
 			  "SELECT id, name, uri, kind, revision, commit_id,"
-			  " mtime, added, pinned, failed FROM models"
-			  " ORDER BY id",
+			  " mtime, added, pinned, failed, last_used"
+			  " FROM models ORDER BY id",
 			  &st)) < 0)
 		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -370,6 +373,7 @@ int aim_index_each_model(struct aim_index *ix,
 			.added = sqlite3_column_int64(st, 7),
 			.pinned = sqlite3_column_int(st, 8),
 			.failed = col_text(st, 9),
+			.last_used = sqlite3_column_int64(st, 10),
 		};
 		if ((rc = cb(arg, &m)) < 0)
 			break;
@@ -492,6 +496,23 @@ int aim_index_model_set_failed(struct aim_index *ix, int64_t id,
 {
 	return exec_id(ix, "UPDATE models SET failed=? WHERE id=?", id, failed,
 		       1);
+}
+
+int aim_index_model_set_last_used(struct aim_index *ix, int64_t id,
+				  int64_t last_used)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = prepare(ix, "UPDATE models SET last_used=? WHERE id=?",
+			  &st)) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, last_used);
+	sqlite3_bind_int64(st, 2, id);
+	rc = sqlite3_step(st);
+	rc = rc == SQLITE_DONE ? 0 : sqlerr(ix, rc, "model last_used");
+	sqlite3_finalize(st);
+	return rc;
 }
 
 int aim_index_model_delete(struct aim_index *ix, int64_t id)

@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#define AIM_INDEX_SCHEMA 3
+#define AIM_INDEX_SCHEMA 4
 
 struct aim_index;
 
@@ -28,6 +28,8 @@ struct aim_index_model {
 	int64_t added;
 	int pinned;
 	const char *failed; /* why the last pull failed, or NULL (schema 2) */
+	int64_t last_used;  /* seconds since the epoch of the last read
+			     * through the mount, 0: never (schema 4) */
 };
 
 struct aim_index_blob {
@@ -84,6 +86,10 @@ int aim_index_each_block(struct aim_index *ix,
 int aim_index_model_set_pinned(struct aim_index *ix, int64_t id, int pinned);
 int aim_index_model_set_failed(struct aim_index *ix, int64_t id,
 			       const char *failed);
+/* the model's last read (seconds since the epoch); a model that is gone
+ * is no error */
+int aim_index_model_set_last_used(struct aim_index *ix, int64_t id,
+				  int64_t last_used);
 /* remove a model and its files (not its blobs) */
 int aim_index_model_delete(struct aim_index *ix, int64_t id);
 /* remove a blob and every block row of it */

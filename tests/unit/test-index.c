@@ -36,6 +36,13 @@ static int count_files(void *arg, int64_t m, const char *path, int64_t blob)
 	return 0;
 }
 
+/* the last_used of the last model seen */
+static int model_last_used(void *arg, const struct aim_index_model *m)
+{
+	*(int64_t *)arg = m->last_used;
+	return 0;
+}
+
 static void roundtrip(void)
 {
 	const char *dir = unit_tmpdir();
@@ -128,7 +135,7 @@ static void garbage_file(void)
 }
 
 /* a store written by version 1 of the schema opens, keeps its data, and
- * gains what versions 2 and 3 add */
+ * gains what versions 2, 3 and 4 add */
 static void migrate_v1(void)
 {
 	const char *dir = unit_tmpdir();
@@ -180,11 +187,21 @@ static void migrate_v1(void)
 	uint32_t cs[3] = { 9, 0, 0 };
 	CHECK(aim_index_each_block(ix, last_block, cs) == 0 && cs[0] == 0 &&
 	      cs[1] == 10);
-	/* the new column works */
+	/* the new columns work; a model never read has last_used 0 */
 	CHECK(aim_index_model_set_failed(ix, 1, "boom") == 0);
 	CHECK(aim_index_model_set_pinned(ix, 1, 0) == 0);
+	int64_t lu = -1;
+	CHECK(aim_index_each_model(ix, model_last_used, &lu) == 0 && lu == 0);
+	CHECK(aim_index_model_set_last_used(ix, 1, 1767225600) == 0);
+	/* a model removed meanwhile is no error */
+	CHECK(aim_index_model_set_last_used(ix, 99, 1767225600) == 0);
 	aim_index_free(&ix);
 	CHECK(aim_index_open(path, &ix, &cause) == 0);
+	if (ix == NULL)
+		return;
+	lu = -1;
+	CHECK(aim_index_each_model(ix, model_last_used, &lu) == 0 &&
+	      lu == 1767225600);
 	aim_index_free(&ix);
 }
 

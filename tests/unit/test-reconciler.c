@@ -4,7 +4,8 @@
  * headroom, rounded up to a whole GiB), across GiB boundaries; the
  * kubeconfig reader (its YAML subset, base64, the choice of context); the
  * status helpers (state aggregation, conditions keeping their
- * lastTransitionTime) and the departed-node test. A program of its own
+ * lastTransitionTime, RFC 3339 times, when a lastUsed is worth a write)
+ * and the departed-node test. A program of its own
  * with the closing line "N passed, N failed".
  */
 #include "config.h"
@@ -488,7 +489,52 @@ static void test_node_known(void)
 	json_decref(nodes);
 }
 
+static void test_rfc3339(void)
+{
+	char buf[32];
+	int64_t t = -1;
+
+	CHECK(!strcmp(aim_rfc3339_at(0, buf), "1970-01-01T00:00:00Z"));
+	CHECK(!strcmp(aim_rfc3339_at(1796115600, buf), "2026-12-01T09:00:00Z"));
+	CHECK(aim_rfc3339_parse("2026-12-01T09:00:00Z", &t) == 0 &&
+	      t == 1796115600);
+	/* what other writers may put there: a fraction, an offset */
+	CHECK(aim_rfc3339_parse("2026-12-01T09:00:00.123456Z", &t) == 0 &&
+	      t == 1796115600);
+	CHECK(aim_rfc3339_parse("2026-12-01T10:30:00+01:30", &t) == 0 &&
+	      t == 1796115600);
+	CHECK(aim_rfc3339_parse("2026-12-01T08:00:00-01:00", &t) == 0 &&
+	      t == 1796115600);
+	/* a round trip of now */
+	CHECK(aim_rfc3339_parse(aim_rfc3339(buf), &t) == 0 && t > 1700000000);
+	t = 7;
+	CHECK(aim_rfc3339_parse(NULL, &t) == -EINVAL && t == 7);
+	CHECK(aim_rfc3339_parse("", &t) == -EINVAL);
+	CHECK(aim_rfc3339_parse("2026-12-01", &t) == -EINVAL);
+	CHECK(aim_rfc3339_parse("2026-12-01T09:00:00", &t) == -EINVAL);
+	CHECK(aim_rfc3339_parse("2026-12-01T09:00:00Zjunk", &t) == -EINVAL);
+	CHECK(aim_rfc3339_parse("2026-13-01T09:00:00Z", &t) == -EINVAL);
+	CHECK(aim_rfc3339_parse("2026-12-01T24:00:00Z", &t) == -EINVAL);
+	CHECK(aim_rfc3339_parse("26-12-01T09:00:00Z", &t) == -EINVAL);
+}
+
+static void test_last_used_due(void)
+{
+	/* the first use is written; none is nothing to write */
+	CHECK(aim_last_used_due(0, 1796115600));
+	CHECK(!aim_last_used_due(0, 0));
+	CHECK(!aim_last_used_due(1796115600, 0));
+	/* within the minute: not worth a write; a minute on: written */
+	CHECK(!aim_last_used_due(1796115600, 1796115600));
+	CHECK(!aim_last_used_due(1796115600, 1796115659));
+	CHECK(aim_last_used_due(1796115600, 1796115660));
+	/* never back */
+	CHECK(!aim_last_used_due(1796115600, 1796115000));
+}
+
 static const struct unit_test tests[] = {
+	{"rfc3339", test_rfc3339},
+	{"last_used_due", test_last_used_due},
 	{"state_merge", test_state_merge},
 	{"conditions", test_conditions},
 	{"node_known", test_node_known},

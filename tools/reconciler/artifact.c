@@ -7,8 +7,11 @@
  *   - `add` the sourceUri (metadata only), `pin` it with wait=false when
  *     spec.pin (default true), `unpin` when it turns false;
  *   - read `list` and write status.nodes[<node>] {state, totalBytes,
- *     downloadedBytes, message} and the aggregate status, progress and the
- *     Ready condition; every progress_ms while downloading;
+ *     downloadedBytes, message, lastUsed} and the aggregate status,
+ *     progress, lastUsed (the latest of the nodes') and the Ready
+ *     condition; every progress_ms while downloading. lastUsed is the
+ *     daemon's last_used, looked at on each reconcile (so at least every
+ *     --resync); alone it is written only when it moved a minute or more;
  *   - a failure (bad source, failed pull) is Failed with the daemon's
  *     reason, and retried after retry_base_ms, doubling up to retry_max_ms.
  * Cluster duties (the Lease holder only):
@@ -48,6 +51,7 @@ struct node_view {
 	char *message;	    /* owned */
 	uint64_t total, done;
 	int known; /* total/done are meaningful */
+	int64_t last_used; /* the daemon's last read of it, 0: none known */
 };
 
 /* the worker's memory of one key: failures and when to retry */
@@ -197,9 +201,14 @@ static long node_drive(struct aim_rec *r, const char *key, json_t *obj,
 		free(cause);
 		cause = NULL;
 	}
+	aim_debug("%s: node %s has '%s' %s, %llu of %llu bytes, last read "
+		  "%lld",
+		  key, r->node, uri, m.state, (unsigned long long)m.cached,
+		  (unsigned long long)m.size, (long long)m.last_used);
 	v->known = 1;
 	v->total = m.size;
 	v->done = m.cached;
+	v->last_used = m.last_used;
 	if (!strcmp(m.state, "failed")) {
 		v->state = "Failed";
 		v->reason = "DownloadFailed";
@@ -237,9 +246,18 @@ static int str_eq(json_t *o, const char *path, const char *want)
 	return s && want && strcmp(s, want) == 0;
 }
 
+/* the lastUsed at path in o as seconds, 0 when absent or not a time */
+static int64_t last_used_at(json_t *o, const char *path)
+{
+	int64_t t;
+
+	return aim_rfc3339_parse(aim_jstr(o, path), &t) == 0 && t > 0 ? t : 0;
+}
+
 /*
- * Write this node's entry and the aggregate when they changed. 0, -EAGAIN
- * (conflict) or -EIO.
+ * Write this node's entry and the aggregate when they changed (lastUsed:
+ * by a minute or more, see aim_last_used_due). 0, -EAGAIN (conflict) or
+ * -EIO.
  */
 static int node_status(struct aim_rec *r, const char *key, const char *path,
 		       json_t **obj, struct node_view *v)
@@ -249,14 +267,17 @@ static int node_status(struct aim_rec *r, const char *key, const char *path,
 	json_int_t gen =
 		json_integer_value(aim_jget(*obj, "metadata.generation"));
 	const char *msg = v->message ? v->message : "";
-	char now[32];
+	char now[32], when[32];
 	json_t *mine, *nodes, *n, *patch = NULL, *conds;
 	const char *k, *agg = NULL, *aggmsg = "";
 	char aggbuf[16], aggmsgbuf[256], ckey[17];
 	uint64_t total = 0, done = UINT64_MAX;
+	int64_t lu_was = last_used_at(mine_old, "lastUsed"), lu, agg_lu = 0;
 	int rc = 0;
 
 	aim_cache_key(aim_jstr(*obj, "spec.sourceUri"), ckey);
+	/* never back: the daemon may not know (unreachable, a new store) */
+	lu = v->last_used > lu_was ? v->last_used : lu_was;
 	if (!v->known && mine_old) {
 		/* keep the byte counts we reported before */
 		v->total = (uint64_t)json_integer_value(
@@ -273,6 +294,12 @@ static int node_status(struct aim_rec *r, const char *key, const char *path,
 				       : NULL);
 	if (nodes == NULL)
 		nodes = json_object();
+	if (mine && lu > 0 &&
+	    json_object_set_new(mine, "lastUsed",
+				json_string(aim_rfc3339_at(lu, when))) < 0) {
+		json_decref(mine);
+		mine = NULL;
+	}
 	if (mine == NULL || nodes == NULL) {
 		json_decref(mine);
 		json_decref(nodes);
@@ -291,10 +318,13 @@ static int node_status(struct aim_rec *r, const char *key, const char *path,
 		if (s && !strcmp(s, "Failed") && !*aggmsg)
 			aggmsg = AIM_STR(json_string_value(
 				json_object_get(n, "message")));
+		int64_t u = last_used_at(n, "lastUsed");
 		if (t > total)
 			total = t;
 		if (d < done)
 			done = d;
+		if (u > agg_lu)
+			agg_lu = u;
 	}
 	/* agg and aggmsg point into nodes, which goes before we are done */
 	snprintf(aggbuf, sizeof(aggbuf), "%s", agg ? agg : "Pending");
@@ -315,6 +345,14 @@ static int node_status(struct aim_rec *r, const char *key, const char *path,
 		   int_eq(st, "progress.totalBytes", (json_int_t)total) &&
 		   int_eq(st, "observedGeneration", gen) &&
 		   str_eq(st, "cacheKey", ckey);
+	/* reads come and go all day: a minute's move is worth a write */
+	int lu_due = aim_last_used_due(lu_was, lu) ||
+		     aim_last_used_due(last_used_at(st, "lastUsed"), agg_lu);
+	same = same && !lu_due;
+	if (same && lu > lu_was)
+		aim_debug("%s: last read on node %s moved by %llds: not "
+			  "written",
+			  key, r->node, (long long)(lu - lu_was));
 	/*
 	 * Only the byte counts moved: our own writes come back as watch
 	 * events, so without this every event would be another write.
@@ -322,7 +360,8 @@ static int node_status(struct aim_rec *r, const char *key, const char *path,
 	json_t *ks = json_object_get(r->keys, key);
 	uint64_t last =
 		(uint64_t)json_integer_value(json_object_get(ks, "written"));
-	if (!same && mine_old && str_eq(mine_old, "state", v->state) &&
+	if (!same && !lu_due && mine_old &&
+	    str_eq(mine_old, "state", v->state) &&
 	    str_eq(st, "status", agg) && str_eq(mine_old, "message", msg) &&
 	    aim_now_ms() < last + (uint64_t)r->progress_ms)
 		same = 1;
@@ -353,6 +392,12 @@ static int node_status(struct aim_rec *r, const char *key, const char *path,
 			  "totalBytes", (json_int_t)total, "downloadedBytes",
 			  (json_int_t)done, "percentage", pct, "conditions",
 			  conds, "observedGeneration", gen, "cacheKey", ckey);
+	if (patch && agg_lu > 0 &&
+	    json_object_set_new(patch, "lastUsed",
+				json_string(aim_rfc3339_at(agg_lu, when))) < 0) {
+		json_decref(patch);
+		patch = NULL;
+	}
 	json_decref(nodes);
 	if (patch == NULL) {
 		free(was);

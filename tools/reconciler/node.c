@@ -104,6 +104,8 @@ int aim_node_find(const char *sock, const char *uri, struct aim_node_model *m,
 		m->cached = (uint64_t)json_integer_value(
 			json_object_get(x, "cached"));
 		m->pinned = json_is_true(json_object_get(x, "pinned"));
+		m->last_used = (int64_t)json_integer_value(
+			json_object_get(x, "last_used"));
 		snprintf(m->state, sizeof(m->state), "%s", st ? st : "");
 		if ((err && (m->error = strdup(err)) == NULL) ||
 		    (name && (m->name = strdup(name)) == NULL)) {

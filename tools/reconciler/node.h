@@ -22,6 +22,8 @@ struct aim_node_model {
 	char state[16]; /* registered, partial, complete, pulling, failed */
 	char *error;	/* why the last pull failed, or NULL */
 	char *name;
+	int64_t last_used; /* its last read through the mount (seconds since
+			    * the epoch); 0: never, or a daemon too old to say */
 };
 
 void aim_node_model_release(struct aim_node_model *m);

@@ -86,6 +86,21 @@ const char *aim_jstr(json_t *o, const char *path);
 
 /* "2024-01-02T03:04:05Z" (now) into buf of 32 bytes */
 const char *aim_rfc3339(char *buf);
+/* the same of t (seconds since the epoch) */
+const char *aim_rfc3339_at(int64_t t, char *buf);
+/*
+ * An RFC 3339 date-time ("2024-01-02T03:04:05Z", with a fraction or an
+ * offset too) into seconds since the epoch: 0, or -EINVAL when s (which
+ * may be NULL) is not one
+ */
+int aim_rfc3339_parse(const char *s, int64_t *t);
+
+/*
+ * 1 when a last use at now (seconds; 0: none) is worth a status write over
+ * the recorded was (0: none): it is the first, or a minute or more later.
+ * Reads that close together change nothing anyone decides on.
+ */
+int aim_last_used_due(int64_t was, int64_t now);
 
 /* "/apis/aimfs.io/v1alpha1/namespaces/NS/PLURAL/NAME" into buf */
 const char *aim_obj_path(char *buf, size_t len, const char *plural,

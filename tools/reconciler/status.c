@@ -42,12 +42,58 @@ const char *aim_jstr(json_t *o, const char *path)
 
 const char *aim_rfc3339(char *buf)
 {
-	time_t t = time(NULL);
+	return aim_rfc3339_at((int64_t)time(NULL), buf);
+}
+
+const char *aim_rfc3339_at(int64_t t, char *buf)
+{
+	time_t tt = (time_t)t;
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, 32, "1970-01-01T00:00:00Z");
 	return buf;
+}
+
+int aim_rfc3339_parse(const char *s, int64_t *t)
+{
+	struct tm tm = { 0 };
+	int n = 0, oh, om;
+	int64_t off = 0;
+
+	if (s == NULL ||
+	    sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &tm.tm_year,
+		   &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+		   &tm.tm_sec, &n) != 6 ||
+	    n != 19)
+		return -EINVAL;
+	s += n;
+	if (*s == '.') /* a fraction of a second: dropped */
+		for (s++; isdigit((unsigned char)*s); s++)
+			;
+	if ((*s == 'Z' || *s == 'z') && s[1] == '\0') {
+		off = 0;
+	} else if ((*s == '+' || *s == '-') &&
+		   sscanf(s + 1, "%2d:%2d%n", &oh, &om, &n) == 2 && n == 5 &&
+		   s[6] == '\0' && oh < 24 && om < 60) {
+		off = (*s == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+	} else {
+		return -EINVAL;
+	}
+	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 60)
+		return -EINVAL;
+	tm.tm_year -= 1900;
+	tm.tm_mon--;
+	*t = (int64_t)timegm(&tm) - off;
+	return 0;
+}
+
+int aim_last_used_due(int64_t was, int64_t now)
+{
+	return now > 0 && (was <= 0 || now >= was + 60);
 }
 
 const char *aim_obj_path(char *buf, size_t len, const char *plural, json_t *obj)
