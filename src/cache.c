@@ -1362,9 +1362,13 @@ int aim_cache_lookup_miss(struct aim_cache *c, uint64_t parent,
 /* --- reports ---------------------------------------------------------- */
 
 /* bytes and cached bytes of a model's distinct blobs; c->lock held */
-void cache_model_sizes(struct aim_model *m, uint64_t *size, uint64_t *cached)
+/* bytes, cached bytes and stored bytes (stored may be NULL) of a model's
+ * distinct blobs; c->lock held */
+static void model_sums(struct aim_model *m, uint64_t *size, uint64_t *cached,
+		       uint64_t *stored)
 {
 	struct aim_hmap *seen = aim_hmap_new();
+	uint64_t st = 0;
 
 	*size = *cached = 0;
 	for (size_t i = 0; i < m->nfiles; i++) {
@@ -1376,27 +1380,16 @@ void cache_model_sizes(struct aim_model *m, uint64_t *size, uint64_t *cached)
 		}
 		*size += b->size;
 		*cached += b->present_bytes;
+		st += b->stored_bytes;
 	}
 	aim_hmap_free(&seen);
+	if (stored)
+		*stored = st;
 }
 
-/* what a model's distinct blobs take in the store; c->lock held */
-static uint64_t model_stored(struct aim_model *m)
+void cache_model_sizes(struct aim_model *m, uint64_t *size, uint64_t *cached)
 {
-	struct aim_hmap *seen = aim_hmap_new();
-	uint64_t stored = 0;
-
-	for (size_t i = 0; i < m->nfiles; i++) {
-		struct aim_blob *b = m->files[i]->blob;
-		if (seen) {
-			if (aim_hmap_get(seen, 0, b->key))
-				continue;
-			aim_hmap_put(seen, 0, b->key, b);
-		}
-		stored += b->stored_bytes;
-	}
-	aim_hmap_free(&seen);
-	return stored;
+	model_sums(m, size, cached, NULL);
 }
 
 static const char *compress_name(int mode)
@@ -1429,12 +1422,12 @@ json_t *aim_cache_list(struct aim_cache *c)
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->nmodels; i++) {
 		struct aim_model *m = c->models[i];
-		uint64_t size, cached;
+		uint64_t size, cached, stored;
 		const char *state;
 
 		if (m->gone)
 			continue;
-		cache_model_sizes(m, &size, &cached);
+		model_sums(m, &size, &cached, &stored);
 		state = model_state(m, size, cached);
 		json_t *o = json_pack(
 			"{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:b, "
@@ -1446,7 +1439,7 @@ json_t *aim_cache_list(struct aim_cache *c)
 			"pinned", m->pinned, "state", state);
 		if (o)
 			json_object_set_new(o, "stored",
-					    json_integer((json_int_t)model_stored(m)));
+					    json_integer((json_int_t)stored));
 		if (o)
 			json_object_set_new(
 				o, "last_used",

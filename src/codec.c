@@ -67,24 +67,6 @@ static uint32_t squeeze(const char *in, uint32_t n, char *out)
 	return c > 0 && (uint32_t)c < n ? (uint32_t)c : n | RAW_FLAG;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int aim_codec_scan(int fd, uint64_t off, uint32_t len, unsigned char sum[32],
 		   uint32_t *packed)
 {
@@ -151,7 +133,7 @@ int aim_codec_pack(int fd, uint64_t off, uint32_t len, uint32_t packed)
 			rc = -EIO; /* not what the scan found: give up */
 			break;
 		}
-		rc = pwrite_all(fd, s == cn ? cur : out, s, off + w);
+		rc = aim_store_write(fd, off + w, s == cn ? cur : out, s);
 		w += s;
 		char *t = cur;
 		cur = next;
@@ -163,7 +145,7 @@ int aim_codec_pack(int fd, uint64_t off, uint32_t len, uint32_t packed)
 		memcpy(hdr, MAGIC, 4);
 		put32(hdr + 4, len);
 		put32(hdr + 8, n);
-		rc = pwrite_all(fd, hdr, hlen, off);
+		rc = aim_store_write(fd, off, hdr, hlen);
 	}
 	if (rc == 0) {
 		/* the rest of the slot becomes a hole (whole pages only) */

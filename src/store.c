@@ -122,7 +122,7 @@ int aim_store_blob_open(struct aim_store *s, const char *key)
 	return fd < 0 ? -errno : fd;
 }
 
-int aim_store_put(int fd, uint64_t off, const void *buf, size_t len)
+int aim_store_write(int fd, uint64_t off, const void *buf, size_t len)
 {
 	const char *p = buf;
 
@@ -137,7 +137,16 @@ int aim_store_put(int fd, uint64_t off, const void *buf, size_t len)
 		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
-	return fdatasync(fd) < 0 ? -errno : 0;
+	return 0;
+}
+
+int aim_store_put(int fd, uint64_t off, const void *buf, size_t len)
+{
+	int rc = aim_store_write(fd, off, buf, len);
+
+	if (rc == 0 && fdatasync(fd) < 0)
+		rc = -errno;
+	return rc;
 }
 
 int aim_store_get(int fd, uint64_t off, void *buf, size_t len)

@@ -27,6 +27,8 @@ int aim_store_blob_open(struct aim_store *s, const char *key);
 
 /* write len bytes at off and make them durable (fdatasync) */
 int aim_store_put(int fd, uint64_t off, const void *buf, size_t len);
+/* the same without the fdatasync */
+int aim_store_write(int fd, uint64_t off, const void *buf, size_t len);
 /* read exactly len bytes at off; -EIO if the file is short */
 int aim_store_get(int fd, uint64_t off, void *buf, size_t len);
 /* SHA-256 of what is in [off, off+len) of fd, read a little at a time */
