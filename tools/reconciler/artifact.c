@@ -175,8 +175,8 @@ static int env_creds(struct aim_rec *r, const char *key, json_t *obj,
 		json_object_set_new(ks, "env_ignored", json_true());
 	}
 	if (rc == 0) {
+		/* creds_at is set once the daemon took them */
 		*send = env->creds ? json_incref(env->creds) : json_object();
-		json_object_set_new(ks, "creds_at", json_integer((json_int_t)now));
 		json_object_del(ks, "env_msg");
 		return 0;
 	}
@@ -252,6 +252,9 @@ static long node_drive(struct aim_rec *r, const char *key, json_t *obj,
 	}
 	int was_found = m.found;
 	rc = aim_node_add(r->sock, uri, model, send, &cause);
+	if (rc == 0 && send)
+		json_object_set_new(ks, "creds_at",
+				    json_integer((json_int_t)aim_now_ms()));
 	json_decref(send);
 	aim_env_release(&env);
 	if (rc == -EREMOTEIO) {
