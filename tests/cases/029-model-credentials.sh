@@ -112,10 +112,15 @@ grep -q "its credentials were replaced" "$T/out" || fail "re-add: $(cat "$T/out"
 cmp "$MNT/secret/model/model.safetensors" "$(src secret model model.safetensors)" || fail "read after the re-add"
 ok "after a restart: EIO with a log line that says why, and reads again once they are given again"
 
-# gone with rm
+# an empty env file drops them; rm, too
+ctl add hf://secret/model --env-file /dev/null >"$T/out" || fail "drop: $(cat "$T/out")"
+grep -q "its credentials were replaced" "$T/out" || fail "drop: $(cat "$T/out")"
+[ "$(ctl --json list | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["own_credentials"])')" = False ] ||
+	fail "an empty env file kept them"
+ctl add hf://secret/model --env-file "$GOOD" >/dev/null || fail "again"
 ctl rm secret/model >/dev/null || fail "rm"
 ctl add hf://secret/model 2>/dev/null && fail "rm kept the model's token"
-ok "rm drops them"
+ok "an empty env file drops them, and so does rm"
 ctl list >>"$T/outputs"
 stop_daemon
 
