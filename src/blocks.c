@@ -14,6 +14,7 @@
 
 #include "cache-int.h"
 #include "conf.h"
+#include "creds.h"
 #include "http.h"
 #include "hub.h"
 #include "https.h"
@@ -96,6 +97,13 @@ int blob_fd(struct aim_cache *c, struct aim_blob *b)
 	}
 	pthread_mutex_unlock(&c->lock);
 	return fd;
+}
+
+struct aim_creds *blob_creds(struct aim_blob *b)
+{
+	const struct aim_model *o = b->owner;
+
+	return o && !o->gone ? aim_creds_ref(o->creds) : NULL;
 }
 
 const char *blob_name(const struct aim_blob *b)
@@ -325,16 +333,26 @@ static int fetch_from_source(struct aim_cache *c, struct aim_blob *b,
 			     uint64_t off, size_t len, int fd, char **cause)
 {
 	unsigned budget = fetch_budget_ms(c, b);
+	struct aim_s3_auth auth;
+	struct aim_creds *creds;
 	int rc, ranged = 1;
 
+	/* held for the fetch: a rotation meanwhile does not pull them away */
+	pthread_mutex_lock(&c->lock);
+	creds = blob_creds(b);
+	pthread_mutex_unlock(&c->lock);
 	switch (b->loc.kind) {
 	case SRC_HF:
-		rc = aim_hub_fetch(c->hub, &b->loc.hub, off, len, NULL, fd,
-				   budget, cause);
+		rc = aim_hub_fetch(c->hub,
+				   aim_creds_get(creds, AIM_CRED_HF_TOKEN),
+				   &b->loc.hub, off, len, NULL, fd, budget,
+				   cause);
 		break;
 	case SRC_S3:
-		rc = aim_s3_fetch(c->s3, b->loc.bucket, b->loc.key,
-				  b->loc.etag, off, len, NULL, fd, budget, cause);
+		cache_s3_auth(creds, &auth);
+		rc = aim_s3_fetch(c->s3, creds ? &auth : NULL, b->loc.bucket,
+				  b->loc.key, b->loc.etag, off, len, NULL, fd,
+				  budget, cause);
 		break;
 	case SRC_HTTPS:
 		rc = aim_https_fetch(c->http, b->loc.url, b->loc.etag, budget,
@@ -350,8 +368,20 @@ static int fetch_from_source(struct aim_cache *c, struct aim_blob *b,
 		}
 		break;
 	default:
+		aim_creds_unref(&creds);
 		return -EIO;
 	}
+	if (rc == -EACCES && creds == NULL && *cause) {
+		/* a model's own credentials do not survive a restart */
+		char *why = *cause;
+		*cause = NULL;
+		aim_set_cause(cause, "%s (no credentials of its own for '%s': "
+				     "if it had some, they went with the last "
+				     "daemon restart; add it again with them)",
+			      why, blob_model(b));
+		free(why);
+	}
+	aim_creds_unref(&creds);
 	if (rc != -ENOSPC && rc != -ENOMEM) {
 		pthread_mutex_lock(&c->lock);
 		b->gaveup_ms = rc < 0 ? aim_now_ms() : 0;

@@ -23,6 +23,7 @@
 #include "hub.h"
 
 struct aim_conf;
+struct aim_creds;
 struct aim_hmap;
 struct aim_http;
 struct aim_index;
@@ -31,6 +32,7 @@ struct aim_layout;
 struct aim_commit;
 struct aim_prefetch;
 struct aim_s3;
+struct aim_s3_auth;
 struct aim_store;
 
 enum block_state {
@@ -86,6 +88,10 @@ struct aim_blob {
 	/* set once at load or registration: */
 	struct aim_loc loc;	/* where to fetch it */
 	int has_loc;
+	/* the model loc comes from (the first to name the blob): the blob
+	 * is fetched with its credentials while it has some and is not
+	 * removed, else with the daemon's */
+	const struct aim_model *owner;
 };
 
 struct aim_model;
@@ -113,6 +119,9 @@ struct aim_model {
 	int64_t last_used;	/* wall seconds of the last read through the
 				 * mount that served bytes; 0: never */
 	int64_t last_used_saved; /* what the index holds of it */
+	/* its own credentials (creds.h), or NULL: the daemon's. In memory
+	 * only; dropped by rm; replaced by an add with others */
+	struct aim_creds *creds;
 };
 
 struct missing {
@@ -165,6 +174,8 @@ struct aim_cache {
 	struct aim_commit *commit;    /* the durability thread (commit.c) */
 	struct pull_job **jobs;	      /* every pull job, freed at the end */
 	size_t njobs;
+	char instance[17];	      /* random, per open: `status` says it, so
+				       * a client can tell a restart */
 };
 
 /* one file of a model being registered */
@@ -189,10 +200,16 @@ int cache_entries_add(struct cache_entries *es, const char *path,
 void cache_entries_release(struct cache_entries *es);
 /* sort, refuse duplicates and a file that is also a directory */
 int cache_entries_check(struct cache_entries *es, char **cause);
-/* record a model and its files in the index, memory and tree; addlock held */
+/*
+ * record a model and its files in the index, memory and tree; addlock
+ * held. creds (may be NULL) become the model's own (a reference is taken)
+ */
 int cache_register(struct aim_cache *c, struct aim_index_model *im,
-		   struct cache_entries *es, char **cause);
+		   struct cache_entries *es, struct aim_creds *creds,
+		   char **cause);
 int cache_layout_model(struct aim_cache *c, struct aim_model *m);
+/* a model's S3 settings (borrowed from creds, which may be NULL) */
+void cache_s3_auth(const struct aim_creds *creds, struct aim_s3_auth *a);
 int cache_hf_repo_id(const struct aim_model *m, char *buf, size_t len);
 /* NAME, URI or cache key; c->lock held. *ambiguous set when a name matches
  * several revisions and no URI was given */
@@ -228,6 +245,12 @@ static inline int block_codec(uint32_t len, uint32_t stored)
 {
 	return stored < len ? AIM_CODEC_LZ4 : AIM_CODEC_RAW;
 }
+/*
+ * the credentials to fetch b with: its owner's own, or NULL (the
+ * daemon's); a reference the caller drops with aim_creds_unref().
+ * c->lock held
+ */
+struct aim_creds *blob_creds(struct aim_blob *b);
 /* for log lines: the blob's path in its model, and the model's name */
 const char *blob_name(const struct aim_blob *b);
 const char *blob_model(const struct aim_blob *b);

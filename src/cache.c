@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 
 #include "cache-int.h"
 #include "conf.h"
+#include "creds.h"
 #include "hmap.h"
 #include "http.h"
 #include "hub.h"
@@ -72,6 +74,7 @@ void cache_model_free(struct aim_model *m)
 	free(m->revision);
 	free(m->commit);
 	free(m->failed);
+	aim_creds_unref(&m->creds);
 	free(m);
 }
 
@@ -141,6 +144,7 @@ static int blob_set_loc(struct aim_blob *b, const struct aim_model *m,
 	l->model = strdup(m->name);
 	l->etag = b->etag;
 	l->ranges = -1;
+	b->owner = m;
 	if (!l->name || !l->model)
 		goto out;
 	switch (u.kind) {
@@ -172,8 +176,10 @@ static int blob_set_loc(struct aim_blob *b, const struct aim_model *m,
 	b->has_loc = 1;
 	rc = 0;
 out:
-	if (rc < 0)
+	if (rc < 0) {
 		loc_release(l);
+		b->owner = NULL;
+	}
 	aim_uri_release(&u);
 	return rc;
 }
@@ -487,6 +493,12 @@ int aim_cache_open(const struct aim_conf *conf, struct aim_cache **out,
 	if (c == NULL)
 		return -ENOMEM;
 	c->conf = conf;
+	unsigned char rnd[8];
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		uint64_t t = aim_now_ms() ^ ((uint64_t)getpid() << 32);
+		memcpy(rnd, &t, sizeof(rnd));
+	}
+	aim_hex(rnd, sizeof(rnd), c->instance);
 	pthread_mutex_init(&c->addlock, NULL);
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->ixlock, NULL);
@@ -841,7 +853,8 @@ out:
 }
 
 int cache_register(struct aim_cache *c, struct aim_index_model *im,
-		   struct cache_entries *es, char **cause)
+		   struct cache_entries *es, struct aim_creds *creds,
+		   char **cause)
 {
 	struct aim_model *m = NULL;
 	int64_t *blob_ids = NULL;
@@ -875,6 +888,7 @@ int cache_register(struct aim_cache *c, struct aim_index_model *im,
 	rc = -ENOMEM;
 	if ((m = cache_model_new(im)) == NULL)
 		goto out;
+	m->creds = aim_creds_ref(creds); /* before any read can fetch */
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < es->n; i++) {
 		struct aim_blob *b =
@@ -897,8 +911,9 @@ int cache_register(struct aim_cache *c, struct aim_index_model *im,
 		aim_set_cause(cause, "cannot show '%s' in the tree: %s", im->name,
 			    strerror(-rc));
 	m = NULL; /* owned by the cache now */
-	aim_log(LOG_NOTICE, "registered %s as '%s' at %s (%zu files)", im->uri,
-		im->name, im->commit, es->n);
+	aim_log(LOG_NOTICE, "registered %s as '%s' at %s (%zu files%s)",
+		im->uri, im->name, im->commit, es->n,
+		creds ? ", with credentials of its own" : "");
 out:
 	cache_model_free(m);
 	free(blob_ids);
@@ -906,19 +921,21 @@ out:
 }
 
 static int add_hf(struct aim_cache *c, const char *uri_str,
-		  const struct aim_uri *u, const char *name, char **cause)
+		  const struct aim_uri *u, const char *name,
+		  struct aim_creds *creds, char **cause)
 {
+	const char *token = aim_creds_get(creds, AIM_CRED_HF_TOKEN);
 	struct aim_hub_revision rev;
 	struct cache_entries es = { 0 };
 	char fullname[200];
 	int rc;
 
 	snprintf(fullname, sizeof(fullname), "%s/%s", u->org, u->name);
-	if ((rc = aim_hub_revision(c->hub, u->org, u->name, u->rev, &rev,
-				   cause)) < 0)
+	if ((rc = aim_hub_revision(c->hub, token, u->org, u->name, u->rev,
+				   &rev, cause)) < 0)
 		return rc;
-	rc = aim_hub_list(c->hub, u->org, u->name, rev.commit, collect, &es,
-			  cause);
+	rc = aim_hub_list(c->hub, token, u->org, u->name, rev.commit, collect,
+			  &es, cause);
 	if (rc == 0) {
 		struct aim_index_model im = {
 			.name = name ? name : fullname,
@@ -929,7 +946,7 @@ static int add_hf(struct aim_cache *c, const char *uri_str,
 			.mtime = rev.mtime,
 			.added = (int64_t)time(NULL),
 		};
-		rc = cache_register(c, &im, &es, cause);
+		rc = cache_register(c, &im, &es, creds, cause);
 	}
 	cache_entries_release(&es);
 	return rc;
@@ -1030,9 +1047,20 @@ static int s3_collect(void *arg, const struct aim_s3_entry *e)
 	return cache_entries_add(sc->es, rel, e->size, key, NULL, e->etag);
 }
 
-static int add_s3(struct aim_cache *c, const char *uri_str,
-		  const struct aim_uri *u, const char *name, char **cause)
+void cache_s3_auth(const struct aim_creds *creds, struct aim_s3_auth *a)
 {
+	a->access_key = aim_creds_get(creds, AIM_CRED_AWS_ACCESS_KEY_ID);
+	a->secret_key = aim_creds_get(creds, AIM_CRED_AWS_SECRET_ACCESS_KEY);
+	a->session_token = aim_creds_get(creds, AIM_CRED_AWS_SESSION_TOKEN);
+	a->endpoint = aim_creds_get(creds, AIM_CRED_AWS_ENDPOINT_URL);
+	a->region = aim_creds_get(creds, AIM_CRED_AWS_REGION);
+}
+
+static int add_s3(struct aim_cache *c, const char *uri_str,
+		  const struct aim_uri *u, const char *name,
+		  struct aim_creds *creds, char **cause)
+{
+	struct aim_s3_auth auth;
 	struct cache_entries es = { 0 };
 	char derived[256], prefix[1100], commit[41];
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -1060,7 +1088,9 @@ static int add_s3(struct aim_cache *c, const char *uri_str,
 		EVP_MD_CTX_free(sc.ctx);
 		return -ENOMEM;
 	}
-	rc = aim_s3_list(c->s3, u->bucket, prefix, s3_collect, &sc, cause);
+	cache_s3_auth(creds, &auth);
+	rc = aim_s3_list(c->s3, creds ? &auth : NULL, u->bucket, prefix,
+			 s3_collect, &sc, cause);
 	if (rc == 0 && es.n == 0) {
 		aim_set_cause(cause, "'%s': no objects under that prefix", uri_str);
 		rc = -ENOENT;
@@ -1077,7 +1107,7 @@ static int add_s3(struct aim_cache *c, const char *uri_str,
 			.mtime = (int64_t)time(NULL),
 			.added = (int64_t)time(NULL),
 		};
-		rc = cache_register(c, &im, &es, cause);
+		rc = cache_register(c, &im, &es, creds, cause);
 	}
 	EVP_MD_CTX_free(sc.ctx);
 	cache_entries_release(&es);
@@ -1112,7 +1142,8 @@ static int url_basename(const char *url, char *out, size_t len)
 }
 
 static int add_https(struct aim_cache *c, const char *uri_str,
-		     const struct aim_uri *u, const char *name, char **cause)
+		     const struct aim_uri *u, const char *name,
+		     struct aim_creds *creds, char **cause)
 {
 	struct cache_entries es = { 0 };
 	struct aim_https_info info;
@@ -1158,7 +1189,8 @@ static int add_https(struct aim_cache *c, const char *uri_str,
 			.mtime = info.mtime ? info.mtime : (int64_t)time(NULL),
 			.added = (int64_t)time(NULL),
 		};
-		rc = cache_register(c, &im, &es, cause);
+		/* https:// sends no credentials; kept for a uniform `list` */
+		rc = cache_register(c, &im, &es, creds, cause);
 	}
 	if (rc == 0) {
 		/* what the probe saw, until a restart probes again */
@@ -1177,14 +1209,83 @@ static int add_https(struct aim_cache *c, const char *uri_str,
 	return rc;
 }
 
+/* one byte of a model's first non-empty file, fetched with creds */
+static int try_s3(struct aim_cache *c, struct aim_model *m,
+		  const struct aim_uri *u, struct aim_creds *creds,
+		  char **cause)
+{
+	struct aim_s3_auth auth;
+	char byte, *key;
+	int rc;
+
+	/* the files of a model never change after its registration */
+	for (size_t i = 0; i < m->nfiles; i++) {
+		struct aim_file *f = m->files[i];
+		if (f->blob->size == 0)
+			continue;
+		if ((key = s3_key(u, f->path)) == NULL)
+			return -ENOMEM;
+		cache_s3_auth(creds, &auth);
+		rc = aim_s3_fetch(c->s3, &auth, u->bucket, key, f->blob->etag,
+				  0, 1, &byte, -1,
+				  c->conf->fetch_timeout * 1000U, cause);
+		free(key);
+		return rc;
+	}
+	return 0; /* nothing to read: nothing to try them on */
+}
+
+/*
+ * Give the known model m other credentials of its own (creds; NULL:
+ * none), once they have worked on its source (online only). addlock held.
+ */
+static int rotate(struct aim_cache *c, struct aim_model *m,
+		  const struct aim_uri *u, struct aim_creds *creds,
+		  char **cause)
+{
+	struct aim_hub_revision rev;
+	struct aim_creds *old;
+	int rc = 0;
+
+	if (creds && !c->conf->offline) {
+		if (u->kind == AIM_URI_HF)
+			rc = aim_hub_revision(
+				c->hub, aim_creds_get(creds, AIM_CRED_HF_TOKEN),
+				u->org, u->name, m->commit, &rev, cause);
+		else if (u->kind == AIM_URI_S3)
+			rc = try_s3(c, m, u, creds, cause);
+	}
+	if (rc < 0) {
+		char *why = *cause;
+		*cause = NULL;
+		aim_set_cause(cause, "'%s' keeps the credentials it had: %s",
+			      m->name, why ? why : strerror(-rc));
+		free(why);
+		return rc;
+	}
+	pthread_mutex_lock(&c->lock);
+	old = m->creds;
+	m->creds = aim_creds_ref(creds);
+	pthread_mutex_unlock(&c->lock);
+	aim_creds_unref(&old); /* fetches running with them hold their own */
+	aim_log(LOG_NOTICE, "model '%s': %s", m->name,
+		creds ? "new credentials of its own" :
+			"no credentials of its own: the daemon's from now on");
+	return 0;
+}
+
 int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
-		  int *created, char **cause)
+		  int set_creds, struct aim_creds *creds, int *created,
+		  int *rotated, char **cause)
 {
 	struct aim_uri u;
-	int rc;
+	int rc, same_creds = 1;
 
 	*cause = NULL;
 	*created = 0;
+	*rotated = 0;
+	if (!set_creds)
+		creds = NULL;
 	aim_uri_init(&u);
 	if ((rc = aim_uri_parse(uri, &u, cause)) < 0)
 		return rc;
@@ -1221,18 +1322,23 @@ int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
 	if (renamed)
 		aim_set_cause(cause, "'%s' is already registered as '%s'", uri,
 			      known->name);
+	if (known && set_creds)
+		same_creds = aim_creds_equal(known->creds, creds);
 	pthread_mutex_unlock(&c->lock);
 	if (renamed) {
 		rc = -EEXIST;
 	} else if (known) {
-		rc = 0;
+		rc = same_creds ? 0 : rotate(c, known, &u, creds, cause);
+		*rotated = rc == 0 && !same_creds;
 	} else if (c->conf->offline) {
 		aim_set_cause(cause, "cannot register '%s': offline", uri);
 		rc = -ENETDOWN;
 	} else {
-		rc = u.kind == AIM_URI_HF ? add_hf(c, uri, &u, name, cause) :
-		     u.kind == AIM_URI_S3 ? add_s3(c, uri, &u, name, cause) :
-					    add_https(c, uri, &u, name, cause);
+		rc = u.kind == AIM_URI_HF ?
+			     add_hf(c, uri, &u, name, creds, cause) :
+		     u.kind == AIM_URI_S3 ?
+			     add_s3(c, uri, &u, name, creds, cause) :
+			     add_https(c, uri, &u, name, creds, cause);
 		*created = rc == 0;
 	}
 	pthread_mutex_unlock(&c->addlock);
@@ -1245,9 +1351,9 @@ void aim_cache_add_configured(struct aim_cache *c)
 {
 	for (size_t i = 0; i < c->conf->nmodels; i++) {
 		char *cause = NULL;
-		int created;
-		if (aim_cache_add(c, c->conf->models[i], NULL, &created,
-				  &cause) < 0)
+		int created, rotated;
+		if (aim_cache_add(c, c->conf->models[i], NULL, 0, NULL,
+				  &created, &rotated, &cause) < 0)
 			aim_log(LOG_ERR, "%s", cause ? cause : "cannot register");
 		free(cause);
 	}
@@ -1294,7 +1400,7 @@ static int auto_register(struct aim_cache *c, const char *org,
 			 const char *name)
 {
 	char repo[256], uri[300], *cause = NULL;
-	int created, rc, missing;
+	int created, rotated, rc, missing;
 
 	if (!aim_uri_valid_repo_part(org) || !aim_uri_valid_repo_part(name))
 		return -ENOENT;
@@ -1305,7 +1411,7 @@ static int auto_register(struct aim_cache *c, const char *org,
 	if (missing)
 		return -ENOENT;
 	snprintf(uri, sizeof(uri), "hf://%s", repo);
-	rc = aim_cache_add(c, uri, NULL, &created, &cause);
+	rc = aim_cache_add(c, uri, NULL, 0, NULL, &created, &rotated, &cause);
 	if (rc < 0) {
 		aim_log(LOG_INFO, "auto_add: %s", cause ? cause : uri);
 		/* a repo that is not there (or not ours) is remembered; a
@@ -1446,6 +1552,10 @@ json_t *aim_cache_list(struct aim_cache *c)
 				json_integer((json_int_t)m->last_used));
 		if (o && m->failed)
 			json_object_set_new(o, "error", json_string(m->failed));
+		/* whether it has some, never what they are */
+		if (o)
+			json_object_set_new(o, "own_credentials",
+					    json_boolean(m->creds != NULL));
 		json_array_append_new(arr, o);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -1536,6 +1646,7 @@ json_t *aim_cache_status(struct aim_cache *c)
 					  c->stats.fetched_by_kind[SRC_HTTPS]));
 		json_object_set_new(o, "fetching_blocks",
 				    json_integer((json_int_t)fetching));
+		json_object_set_new(o, "instance", json_string(c->instance));
 		json_t *states = json_object();
 		for (size_t k = 0; states && k < AIM_ARRAY_SIZE(state_names);
 		     k++)

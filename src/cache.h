@@ -25,6 +25,7 @@
 
 struct aim_cache;
 struct aim_conf;
+struct aim_creds;
 struct aim_file;
 struct aim_layout;
 
@@ -56,9 +57,19 @@ struct aim_layout *aim_cache_layout(struct aim_cache *c);
  * name may be NULL (derived from the URI). *created says whether it was new;
  * registering a known URI again is not an error. On failure *cause holds
  * a one-line reason for a person.
+ *
+ * creds: with set_creds 0, leave a known model's credentials alone (and
+ * register a new one with the daemon's); with set_creds 1, creds (NULL:
+ * none) become the model's own, for its registration and every fetch of
+ * its blobs (see struct aim_blob's owner). A known model's new credentials
+ * are tried first (the revision for hf://, one byte of a file for s3://)
+ * and refused, the old ones kept, when they do not work. *rotated says
+ * whether a known model's credentials changed. Borrowed; a reference is
+ * taken when they are kept.
  */
 int aim_cache_add(struct aim_cache *c, const char *uri, const char *name,
-		  int *created, char **cause);
+		  int set_creds, struct aim_creds *creds, int *created,
+		  int *rotated, char **cause);
 
 /*
  * A lookup of name under directory parent found nothing. With auto_add on

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "creds.h"
 #include "ctl.h"
 #include "log.h"
 #include "metrics.h"
@@ -55,18 +56,36 @@ static const char *str(json_t *req, const char *key)
 	return json_string_value(json_object_get(req, key));
 }
 
+/*
+ * add, with "credentials" (optional): an object of HF_TOKEN, AWS_* values
+ * that become the model's own ({} drops them). They are wiped from the
+ * request once parsed, and no answer or log line carries them.
+ */
 static json_t *exec_add(struct aim_cache *c, json_t *req)
 {
 	const char *uri = str(req, "uri");
+	json_t *cj = json_object_get(req, "credentials");
+	struct aim_creds *creds = NULL;
 	char *cause = NULL;
-	int created, rc;
+	int created, rotated, rc;
 
-	if (uri == NULL)
+	if (cj) {
+		rc = aim_creds_parse(cj, &creds, &cause);
+		aim_creds_wipe_json(cj);
+		if (rc < 0)
+			return done(rc, cause);
+	}
+	if (uri == NULL) {
+		aim_creds_unref(&creds);
 		return fail("add: missing uri", EINVAL);
-	rc = aim_cache_add(c, uri, str(req, "name"), &created, &cause);
+	}
+	rc = aim_cache_add(c, uri, str(req, "name"), cj != NULL, creds,
+			   &created, &rotated, &cause);
+	aim_creds_unref(&creds);
 	if (rc < 0)
 		return done(rc, cause);
-	return json_pack("{s:b, s:b}", "ok", 1, "created", created);
+	return json_pack("{s:b, s:b, s:b}", "ok", 1, "created", created,
+			 "credentials_replaced", rotated);
 }
 
 struct emitter {
@@ -256,6 +275,8 @@ struct linebuf {
 
 static void linebuf_release(struct linebuf *lb)
 {
+	if (lb->buf)
+		explicit_bzero(lb->buf, lb->cap);
 	free(lb->buf);
 	memset(lb, 0, sizeof(*lb));
 }
@@ -315,6 +336,8 @@ static int write_json_line(int fd, json_t *j)
 		}
 		off += (size_t)n;
 	}
+	/* an add may carry credentials */
+	explicit_bzero(s, len);
 	free(s);
 	return rc;
 }
@@ -356,6 +379,7 @@ static void *serve_one(void *arg)
 	if (line == NULL)
 		goto out;
 	req = json_loads(line, 0, &jerr);
+	explicit_bzero(line, strlen(line)); /* it may carry credentials */
 	free(line);
 	if (!json_is_object(req))
 		resp = fail("malformed request", EINVAL);

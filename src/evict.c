@@ -28,6 +28,7 @@
 
 #include "cache-int.h"
 #include "conf.h"
+#include "creds.h"
 #include "hmap.h"
 #include "index.h"
 #include "layout.h"
@@ -466,8 +467,11 @@ int aim_cache_rm(struct aim_cache *c, const char *what, char **cause)
 		}
 	}
 	m->pinned = 0;
+	struct aim_creds *creds = m->creds; /* its credentials go with it */
+	m->creds = NULL;
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_unlock(&c->addlock);
+	aim_creds_unref(&creds);
 	aim_log(LOG_NOTICE, "removed '%s' (%s)", m->name, m->uri);
 	return 0;
 }

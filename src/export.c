@@ -560,7 +560,7 @@ int aim_cache_import(struct aim_cache *c, const char *dir, char **name,
 			.mtime = mtime,
 			.added = (int64_t)time(NULL),
 		};
-		rc = cache_register(c, &im, &es, cause);
+		rc = cache_register(c, &im, &es, NULL, cause);
 	}
 	pthread_mutex_unlock(&c->addlock);
 	if (rc < 0)

@@ -91,6 +91,36 @@ void aim_hub_loc_release(struct aim_hub_loc *loc)
 	memset(loc, 0, sizeof(*loc));
 }
 
+/* the Authorization line of one call: the model's token, else the hub's */
+struct auth {
+	char *line; /* NULL: anonymous; owned (and wiped) when own */
+	int own;    /* the model's token */
+};
+
+static int auth_take(struct aim_hub *hub, const char *token, struct auth *a)
+{
+	a->own = 0;
+	a->line = hub->auth;
+	if (token == NULL)
+		return 0;
+	if (asprintf(&a->line, "Authorization: Bearer %s", token) < 0) {
+		a->line = NULL;
+		return -ENOMEM;
+	}
+	a->own = 1;
+	return 0;
+}
+
+static void auth_release(struct auth *a)
+{
+	if (a->own && a->line) {
+		explicit_bzero(a->line, strlen(a->line));
+		free(a->line);
+	}
+	a->line = NULL;
+	a->own = 0;
+}
+
 /* 1 if url points at the Hub's own host and port */
 static int same_origin(struct aim_hub *hub, const char *url)
 {
@@ -104,8 +134,9 @@ static int same_origin(struct aim_hub *hub, const char *url)
  * Map a final non-2xx answer of the Hub to an errno and a reason a person can
  * act on. what names the thing asked for ("repository 'a/b'").
  */
-static int status_error(struct aim_hub *hub, const struct aim_http_resp *r,
-			const char *what, char **cause)
+static int status_error(struct aim_hub *hub, const struct auth *a,
+			const struct aim_http_resp *r, const char *what,
+			char **cause)
 {
 	const char *code = r->error_code ? r->error_code : "";
 
@@ -125,8 +156,10 @@ static int status_error(struct aim_hub *hub, const struct aim_http_resp *r,
 	if (strcmp(code, "GatedRepo") == 0 || r->status == 401 ||
 	    r->status == 403) {
 		aim_set_cause(cause, "%s is gated or private: %s", what,
-			  hub->auth ? "the token was refused" :
-				      "set HF_TOKEN or HF_TOKEN_PATH");
+			  a->own  ? "the model's own HF_TOKEN was refused" :
+			  a->line ? "the token was refused" :
+				    "set HF_TOKEN or HF_TOKEN_PATH, or add "
+				    "the model with its own HF_TOKEN");
 		return -EACCES;
 	}
 	if (r->status == 404) {
@@ -141,10 +174,10 @@ static int status_error(struct aim_hub *hub, const struct aim_http_resp *r,
  * GET an API URL on the Hub with the token, retrying transient failures
  * until the fetch timeout. On 0, resp holds the final answer.
  */
-static int api_get(struct aim_hub *hub, const char *url, const char *what,
-		   struct aim_http_resp *resp, char **cause)
+static int api_get(struct aim_hub *hub, const struct auth *a, const char *url,
+		   const char *what, struct aim_http_resp *resp, char **cause)
 {
-	const char *hdrs[] = { "Accept: application/json", hub->auth, NULL };
+	const char *hdrs[] = { "Accept: application/json", a->line, NULL };
 	uint64_t deadline = aim_now_ms() + hub->fetch_timeout * 1000ULL;
 	unsigned attempt = 0;
 	int rc;
@@ -185,14 +218,15 @@ static int64_t parse_iso8601(const char *s)
 	return (int64_t)timegm(&tm);
 }
 
-int aim_hub_revision(struct aim_hub *hub, const char *org, const char *name,
-		     const char *rev, struct aim_hub_revision *out,
-		     char **cause)
+int aim_hub_revision(struct aim_hub *hub, const char *token, const char *org,
+		     const char *name, const char *rev,
+		     struct aim_hub_revision *out, char **cause)
 {
 	struct aim_http_resp resp;
 	char *erev = aim_http_escape(rev, 0), *url = NULL, what[400];
 	json_t *root = NULL;
 	json_error_t jerr;
+	struct auth a;
 	int rc;
 
 	*cause = NULL;
@@ -204,16 +238,22 @@ int aim_hub_revision(struct aim_hub *hub, const char *org, const char *name,
 		return -ENOMEM;
 	}
 	free(erev);
-	rc = api_get(hub, url, what, &resp, cause);
+	if (auth_take(hub, token, &a) < 0) {
+		free(url);
+		return -ENOMEM;
+	}
+	rc = api_get(hub, &a, url, what, &resp, cause);
 	free(url);
-	if (rc < 0)
+	if (rc < 0) {
+		auth_release(&a);
 		return rc;
+	}
 	if (resp.status != 200) {
 		if (resp.error_code &&
 		    strcmp(resp.error_code, "RevisionNotFound") == 0)
 			snprintf(what, sizeof(what), "revision '%s' of '%s/%s'",
 				 rev, org, name);
-		rc = status_error(hub, &resp, what, cause);
+		rc = status_error(hub, &a, &resp, what, cause);
 		goto out;
 	}
 	root = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, &jerr);
@@ -233,6 +273,7 @@ int aim_hub_revision(struct aim_hub *hub, const char *org, const char *name,
 		out->mtime = (int64_t)time(NULL);
 	rc = 0;
 out:
+	auth_release(&a);
 	json_decref(root);
 	aim_http_resp_release(&resp);
 	return rc;
@@ -313,20 +354,25 @@ int aim_hub_parse_tree(const char *from, const char *body, size_t len,
 	return rc;
 }
 
-int aim_hub_list(struct aim_hub *hub, const char *org, const char *name,
-		 const char *commit,
+int aim_hub_list(struct aim_hub *hub, const char *token, const char *org,
+		 const char *name, const char *commit,
 		 int (*cb)(void *, const struct aim_hub_entry *), void *arg,
 		 char **cause)
 {
 	char *url = NULL, what[400];
 	size_t count = 0;
+	struct auth a;
 	int rc = 0, pages = 0;
 
 	*cause = NULL;
 	snprintf(what, sizeof(what), "repository '%s/%s'", org, name);
-	if (asprintf(&url, "%s/api/models/%s/%s/tree/%s?recursive=true",
-		     hub->endpoint, org, name, commit) < 0)
+	if (auth_take(hub, token, &a) < 0)
 		return -ENOMEM;
+	if (asprintf(&url, "%s/api/models/%s/%s/tree/%s?recursive=true",
+		     hub->endpoint, org, name, commit) < 0) {
+		auth_release(&a);
+		return -ENOMEM;
+	}
 	while (url) {
 		struct aim_http_resp resp;
 		if (++pages > LIST_MAX_PAGES) {
@@ -334,13 +380,13 @@ int aim_hub_list(struct aim_hub *hub, const char *org, const char *name,
 			rc = -E2BIG;
 			break;
 		}
-		rc = api_get(hub, url, what, &resp, cause);
+		rc = api_get(hub, &a, url, what, &resp, cause);
 		free(url);
 		url = NULL;
 		if (rc < 0)
 			break;
 		if (resp.status != 200) {
-			rc = status_error(hub, &resp, what, cause);
+			rc = status_error(hub, &a, &resp, what, cause);
 		} else if (resp.body_truncated) {
 			aim_set_cause(cause, "%s: listing page over %u MiB", what,
 				  API_MAX_BODY >> 20);
@@ -367,6 +413,7 @@ int aim_hub_list(struct aim_hub *hub, const char *org, const char *name,
 			break;
 	}
 	free(url);
+	auth_release(&a);
 	return rc;
 }
 
@@ -410,18 +457,21 @@ static void set_cdn(struct aim_hub *hub, struct aim_hub_loc *loc, char *url)
 	pthread_mutex_unlock(&hub->lock);
 }
 
-int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
-		  size_t len, void *buf, int fd, unsigned timeout_ms,
-		  char **cause)
+int aim_hub_fetch(struct aim_hub *hub, const char *token,
+		  struct aim_hub_loc *loc, uint64_t off, size_t len, void *buf,
+		  int fd, unsigned timeout_ms, char **cause)
 {
 	uint64_t deadline = aim_now_ms() +
 			    (timeout_ms ? timeout_ms :
 					  hub->fetch_timeout * 1000ULL);
 	unsigned attempt = 0, resolves = 0, hops = 0;
 	char *hop_url = NULL, safe[512];
+	struct auth a;
 	int rc = -EIO;
 
 	*cause = NULL;
+	if (auth_take(hub, token, &a) < 0)
+		return -ENOMEM;
 	for (;;) {
 		struct aim_http_resp resp;
 		char *url = NULL;
@@ -445,7 +495,7 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 			break;
 		}
 		/* the token goes to the Hub only, never to the CDN */
-		const char *hdrs[] = { to_cdn ? NULL : hub->auth, NULL };
+		const char *hdrs[] = { to_cdn ? NULL : a.line, NULL };
 		uint64_t now = aim_now_ms();
 		struct aim_http_req req = {
 			.url = url,
@@ -540,7 +590,7 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 			char what[300];
 			snprintf(what, sizeof(what), "'%s' in '%s'", loc->path,
 				 loc->repo);
-			rc = status_error(hub, &resp, what, cause);
+			rc = status_error(hub, &a, &resp, what, cause);
 			aim_http_resp_release(&resp);
 			free(url);
 			break;
@@ -559,5 +609,6 @@ int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
 		}
 	}
 	free(hop_url);
+	auth_release(&a);
 	return rc;
 }

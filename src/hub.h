@@ -29,13 +29,19 @@ struct aim_hub_revision {
 };
 
 /*
+ * Every call that talks to the Hub takes token: a model's own token, sent
+ * instead of the hub's (borrowed for the call; NULL: the hub's, if any).
+ * Either goes to the Hub's own host only.
+ */
+
+/*
  * Resolve rev of org/name. Errors: -ENOENT (repo or revision not found),
  * -EACCES (gated or private without a usable token), -EHOSTUNREACH,
  * -ETIMEDOUT, -EIO; *cause is an allocated one-line reason.
  */
-int aim_hub_revision(struct aim_hub *hub, const char *org, const char *name,
-		     const char *rev, struct aim_hub_revision *out,
-		     char **cause);
+int aim_hub_revision(struct aim_hub *hub, const char *token, const char *org,
+		     const char *name, const char *rev,
+		     struct aim_hub_revision *out, char **cause);
 
 struct aim_hub_entry {
 	const char *path;      /* checked with aim_path_check() */
@@ -49,8 +55,8 @@ struct aim_hub_entry {
  * The callback's pointers live during the call only; a negative return
  * stops the listing and is returned. Hostile entries fail the listing.
  */
-int aim_hub_list(struct aim_hub *hub, const char *org, const char *name,
-		 const char *commit,
+int aim_hub_list(struct aim_hub *hub, const char *token, const char *org,
+		 const char *name, const char *commit,
 		 int (*cb)(void *, const struct aim_hub_entry *), void *arg,
 		 char **cause);
 
@@ -80,9 +86,9 @@ struct aim_hub_loc {
  * -ENOSPC, or -ESTALE (the Hub has another version of the file now), with
  * *cause set.
  */
-int aim_hub_fetch(struct aim_hub *hub, struct aim_hub_loc *loc, uint64_t off,
-		  size_t len, void *buf, int fd, unsigned timeout_ms,
-		  char **cause);
+int aim_hub_fetch(struct aim_hub *hub, const char *token,
+		  struct aim_hub_loc *loc, uint64_t off, size_t len, void *buf,
+		  int fd, unsigned timeout_ms, char **cause);
 
 void aim_hub_loc_release(struct aim_hub_loc *loc);
 

@@ -217,7 +217,7 @@ static struct aim_model *resolve(struct aim_cache *c, const char *what,
 				 char **cause, int *rc)
 {
 	struct aim_model *m;
-	int amb = 0, created;
+	int amb = 0, created, rotated;
 
 	pthread_mutex_lock(&c->lock);
 	m = cache_find_model(c, what, &amb);
@@ -233,7 +233,8 @@ static struct aim_model *resolve(struct aim_cache *c, const char *what,
 		return m;
 	}
 	pthread_mutex_unlock(&c->lock);
-	if ((*rc = aim_cache_add(c, what, NULL, &created, cause)) < 0)
+	if ((*rc = aim_cache_add(c, what, NULL, 0, NULL, &created, &rotated,
+				 cause)) < 0)
 		return NULL;
 	pthread_mutex_lock(&c->lock);
 	m = cache_find_model(c, what, &amb);

@@ -28,8 +28,18 @@ struct aim_s3 {
 	char *authority; /* "s3.us-east-1.amazonaws.com", "127.0.0.1:9000" */
 	char *region;
 	int path_style;
+	int custom;	/* the endpoint was given (not AWS's) */
+	int addressing; /* conf's s3_addressing */
 	char *access_key, *secret_key, *token; /* secrets: never logged */
 	unsigned fetch_timeout;
+};
+
+/* where and as whom one call goes: the daemon's settings or a model's */
+struct target {
+	const char *scheme, *authority, *region;
+	int path_style;
+	const char *access_key, *secret_key, *token; /* secrets */
+	char *own_scheme, *own_authority; /* a model's endpoint */
 };
 
 static char *dup_env(const char *name)
@@ -57,7 +67,8 @@ int aim_s3_new(struct aim_http *http, const struct aim_conf *conf,
 		endpoint = env_endpoint = dup_env("AWS_ENDPOINT_URL_S3");
 	if (endpoint == NULL)
 		endpoint = env_endpoint = dup_env("AWS_ENDPOINT_URL");
-	custom = endpoint != NULL;
+	custom = s3->custom = endpoint != NULL;
+	s3->addressing = conf->s3_addressing;
 	if (endpoint) {
 		const char *sep = strstr(endpoint, "://");
 		if (sep == NULL || sep[3] == '\0') {
@@ -117,6 +128,65 @@ void aim_s3_free(struct aim_s3 **ps3)
 	*ps3 = NULL;
 }
 
+static void target_release(struct target *t)
+{
+	free(t->own_scheme);
+	free(t->own_authority);
+	memset(t, 0, sizeof(*t));
+}
+
+/* the settings of one call: the daemon's, with what auth overrides */
+static int target_get(struct aim_s3 *s3, const struct aim_s3_auth *auth,
+		      struct target *t, char **cause)
+{
+	memset(t, 0, sizeof(*t));
+	t->scheme = s3->scheme;
+	t->authority = s3->authority;
+	t->region = s3->region;
+	t->path_style = s3->path_style;
+	t->access_key = s3->access_key;
+	t->secret_key = s3->secret_key;
+	t->token = s3->token;
+	if (auth == NULL)
+		return 0;
+	if (auth->region)
+		t->region = auth->region;
+	if (auth->endpoint) {
+		const char *sep = strstr(auth->endpoint, "://");
+		if (sep == NULL || sep[3] == '\0') {
+			aim_set_cause(cause, "the model's AWS_ENDPOINT_URL is "
+					     "not a URL");
+			return -EINVAL;
+		}
+		t->own_scheme = strndup(auth->endpoint,
+					(size_t)(sep - auth->endpoint));
+		t->own_authority = strndup(sep + 3, strcspn(sep + 3, "/?#"));
+		t->path_style = s3->addressing == AIM_S3_VIRTUAL ? 0 : 1;
+		/* the daemon's keys stay with the daemon's endpoint */
+		t->access_key = t->secret_key = t->token = NULL;
+	} else if (auth->region && !s3->custom) {
+		t->own_scheme = strdup(s3->scheme);
+		if (asprintf(&t->own_authority, "s3.%s.amazonaws.com",
+			     auth->region) < 0)
+			t->own_authority = NULL;
+	}
+	if ((auth->endpoint || (auth->region && !s3->custom)) &&
+	    (t->own_scheme == NULL || t->own_authority == NULL)) {
+		target_release(t);
+		return -ENOMEM;
+	}
+	if (t->own_scheme) {
+		t->scheme = t->own_scheme;
+		t->authority = t->own_authority;
+	}
+	if (auth->access_key && auth->secret_key) {
+		t->access_key = auth->access_key;
+		t->secret_key = auth->secret_key;
+		t->token = auth->session_token;
+	}
+	return 0;
+}
+
 /* one request, signed if we have credentials: URL and header lines */
 struct signed_req {
 	char *url;
@@ -135,7 +205,7 @@ static void signed_release(struct signed_req *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int sign(struct aim_s3 *s3, const char *bucket, const char *key,
+static int sign(const struct target *s3, const char *bucket, const char *key,
 		const struct aim_sigv4_param *params, size_t nparams,
 		const char *if_match, struct signed_req *r)
 {
@@ -201,7 +271,7 @@ static int sign(struct aim_s3 *s3, const char *bucket, const char *key,
 }
 
 /* a final error answer as errno and a reason a person can act on */
-static int s3_error(struct aim_s3 *s3, const struct aim_http_resp *resp,
+static int s3_error(const struct target *s3, const struct aim_http_resp *resp,
 		    const char *what, char **cause)
 {
 	char *code = NULL, *msg = NULL;
@@ -254,7 +324,8 @@ static int s3_error(struct aim_s3 *s3, const struct aim_http_resp *resp,
  * One S3 GET with retries for transient failures; on 0, resp holds a final
  * answer (2xx or an error the caller maps).
  */
-static int s3_get(struct aim_s3 *s3, const char *bucket, const char *key,
+static int s3_get(struct aim_s3 *daemon, const struct target *s3,
+		  const char *bucket, const char *key,
 		  const struct aim_sigv4_param *params, size_t nparams,
 		  const char *if_match, uint64_t off, size_t len, void *buf,
 		  int fd, size_t max_body, unsigned timeout_ms,
@@ -262,7 +333,7 @@ static int s3_get(struct aim_s3 *s3, const char *bucket, const char *key,
 {
 	uint64_t deadline = aim_now_ms() +
 			    (timeout_ms ? timeout_ms :
-					  s3->fetch_timeout * 1000ULL);
+					  daemon->fetch_timeout * 1000ULL);
 	unsigned attempt = 0;
 	int rc;
 
@@ -285,7 +356,7 @@ static int s3_get(struct aim_s3 *s3, const char *bucket, const char *key,
 			.max_body = max_body,
 			.timeout_ms = deadline > now ? deadline - now : 1,
 		};
-		rc = aim_http_do(s3->http, &req, resp);
+		rc = aim_http_do(daemon->http, &req, resp);
 		signed_release(&r);
 		if (aim_http_local_error(rc)) {
 			aim_set_cause(cause, "%s", resp->error);
@@ -316,15 +387,19 @@ static int s3_get(struct aim_s3 *s3, const char *bucket, const char *key,
 	}
 }
 
-int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
+int aim_s3_list(struct aim_s3 *s3, const struct aim_s3_auth *auth,
+		const char *bucket, const char *prefix,
 		int (*cb)(void *, const struct aim_s3_entry *), void *arg,
 		char **cause)
 {
 	char *token = NULL, what[512];
+	struct target t;
 	int rc = 0, pages = 0;
 
 	*cause = NULL;
 	snprintf(what, sizeof(what), "s3://%s/%s", bucket, prefix);
+	if ((rc = target_get(s3, auth, &t, cause)) < 0)
+		return rc;
 	do {
 		struct aim_sigv4_param params[3] = {
 			{ "list-type", "2" },
@@ -338,12 +413,12 @@ int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
 			rc = -E2BIG;
 			break;
 		}
-		rc = s3_get(s3, bucket, NULL, params, token ? 3 : 2, NULL, 0, 0,
-			    NULL, -1, LIST_MAX_BODY, 0, &resp, cause);
+		rc = s3_get(s3, &t, bucket, NULL, params, token ? 3 : 2, NULL,
+			    0, 0, NULL, -1, LIST_MAX_BODY, 0, &resp, cause);
 		if (rc < 0)
 			break;
 		if (resp.status != 200) {
-			rc = s3_error(s3, &resp, what, cause);
+			rc = s3_error(&t, &resp, what, cause);
 		} else if (resp.body_truncated) {
 			aim_set_cause(cause, "%s: listing page too large", what);
 			rc = -E2BIG;
@@ -365,25 +440,32 @@ int aim_s3_list(struct aim_s3 *s3, const char *bucket, const char *prefix,
 		aim_http_resp_release(&resp);
 	} while (rc == 0 && token);
 	free(token);
+	target_release(&t);
 	return rc;
 }
 
-int aim_s3_fetch(struct aim_s3 *s3, const char *bucket, const char *key,
-		 const char *etag, uint64_t off, size_t len, void *buf, int fd,
+int aim_s3_fetch(struct aim_s3 *s3, const struct aim_s3_auth *auth,
+		 const char *bucket, const char *key, const char *etag,
+		 uint64_t off, size_t len, void *buf, int fd,
 		 unsigned timeout_ms, char **cause)
 {
 	struct aim_http_resp resp;
+	struct target t;
 	char what[1200];
 	int rc;
 
 	*cause = NULL;
 	snprintf(what, sizeof(what), "s3://%s/%s", bucket, key);
-	rc = s3_get(s3, bucket, key, NULL, 0, etag, off, len, buf, fd, 4096,
-		    timeout_ms, &resp, cause);
-	if (rc < 0)
+	if ((rc = target_get(s3, auth, &t, cause)) < 0)
 		return rc;
+	rc = s3_get(s3, &t, bucket, key, NULL, 0, etag, off, len, buf, fd,
+		    4096, timeout_ms, &resp, cause);
+	if (rc < 0) {
+		target_release(&t);
+		return rc;
+	}
 	if (resp.status / 100 != 2) {
-		rc = s3_error(s3, &resp, what, cause);
+		rc = s3_error(&t, &resp, what, cause);
 	} else if (etag && resp.etag) {
 		/* a store ignoring If-Match must still not mix versions */
 		const char *e = resp.etag + (resp.etag[0] == '"');
@@ -396,5 +478,6 @@ int aim_s3_fetch(struct aim_s3 *s3, const char *bucket, const char *key,
 		}
 	}
 	aim_http_resp_release(&resp);
+	target_release(&t);
 	return rc;
 }

@@ -14,6 +14,7 @@
 
 #include "ctl.h"
 #include "src/cache.h"
+#include "src/creds.h"
 #include "src/ctl.h"
 #include "src/log.h"
 #include "src/util.h"
@@ -105,10 +106,12 @@ int ctl_request(struct ctl_ctx *ctx, json_t *req, json_t **resp,
 			fprintf(stderr, "aimfs-ctl: %s\n",
 				cause ? cause : strerror(-rc));
 			free(cause);
+			aim_creds_wipe_json(json_object_get(req, "credentials"));
 			json_decref(req);
 			return 1;
 		}
 	}
+	aim_creds_wipe_json(json_object_get(req, "credentials"));
 	json_decref(req);
 	if (*resp == NULL) {
 		fprintf(stderr, "aimfs-ctl: out of memory\n");

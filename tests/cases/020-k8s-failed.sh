@@ -3,8 +3,8 @@
 # daemon's reason in the Ready condition and an Event; it is retried with
 # growing intervals and becomes Available once the repo appears. A pull
 # that fails (the origin answers 500) is DownloadFailed, then retried and
-# completed once the origin recovers. An artifact with spec.env gets a
-# Warning Event: the daemon cannot take per-model credentials.
+# completed once the origin recovers. (spec.env and its Secrets:
+# 020-k8s-env.)
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/k8s/lib.sh"
 
@@ -58,25 +58,3 @@ wait_for 30 '[ "$(art_status flaky)" = Failed ]' || fail "flaky is $(art_status 
 hub_fault '{"kind": "clear"}'
 wait_for 30 '[ "$(art_status flaky)" = Available ]' || fail "flaky is $(art_status flaky) after the origin recovered"
 ok "a failed pull is DownloadFailed, retried, and Available after the origin recovers"
-
-# spec.env cannot be passed to the daemon: a Warning Event says so, once
-new_artifact envy hf://nobody/ghost '"env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]'
-wait_for 15 '[ "$(art_status envy)" = Available ]' || fail "envy is $(art_status envy)"
-env_events() {
-	kget /api/v1/namespaces/default/events | "$PY" -c '
-import json, sys
-ev = [e for e in json.load(sys.stdin)["items"]
-      if e["involvedObject"]["name"] == "envy" and e["reason"] == "EnvNotSupported"]
-assert all(e["type"] == "Warning" and "aimfs-credentials" in e["message"] for e in ev), ev
-print(len(ev))'
-}
-wait_for 10 '[ "$(env_events)" = 1 ]' || fail "EnvNotSupported events: $(env_events)"
-pvc_gets() {
-	klog 'd["method"] == "GET" and d["path"].endswith("/persistentvolumeclaims/aimfs-envy")'
-}
-n0=$(pvc_gets)
-kapi -f -X PATCH -H 'Content-Type: application/merge-patch+json' \
-	-d '{"metadata": {"labels": {"touched": "yes"}}}' "$KUBE$ART/envy" >/dev/null || fail "cannot label envy"
-wait_for 10 '[ "$(pvc_gets)" -gt "$n0" ]' || fail "envy was not reconciled again"
-[ "$(env_events)" = 1 ] || fail "EnvNotSupported posted $(env_events) times for one generation"
-ok "spec.env is not passed to aimfsd: one Warning Event EnvNotSupported per generation"

@@ -3,7 +3,7 @@
 
 Run:
     /usr/bin/python3 tests/server/fakehub.py --root DIR [--host 127.0.0.1] [--port 0]
-        [--port-file FILE] [--log FILE] [--cdn-base URL] [--token TOKEN]
+        [--port-file FILE] [--log FILE] [--cdn-base URL] [--token TOKEN ...]
         [--gated org/name ...] [--page-size N] [--lfs-threshold BYTES] [--verbose]
 
 It serves repositories laid out on disk as ROOT/<org>/<name>/<revname>/<files>,
@@ -36,14 +36,17 @@ FAULT_KINDS below for exactly when each one applies).
 Errors: unknown repo -> 401 RepoNotFound for anonymous callers, 404
 RepoNotFound when an Authorization header was sent (as the real Hub does);
 unknown revision -> 404 RevisionNotFound; unknown file -> 404 EntryNotFound;
-gated repo -> 401 GatedRepo without Authorization, 403 with a wrong token.
+gated repo -> 401 GatedRepo without Authorization, 403 with a wrong token
+(any --token given opens every gated repo).
 LFS "pointerSize" is the size of the real git-lfs pointer text (132..135
 depending on the number of digits of the size, 134 for 9-digit sizes).
 
 Request log (--log): one JSON object per line, flushed per line:
   {"t": 1700000000.123, "method": "GET", "path": "/cdn/<sha>", "status": 206,
    "range": [start, end_inclusive] | null, "bytes": <body bytes sent>,
-   "auth": <Authorization header present>[, "fault": "<kind>"]}
+   "auth": <Authorization header present>, "token": N[, "fault": "<kind>"]}
+"token" is which --token the request carried (1 for the first given), 0
+for none or an unknown one.
 The query string and the Authorization value are never logged.
 
 Standard library only; meant to be run with Debian's /usr/bin/python3.
@@ -158,7 +161,7 @@ class Hub:
     def __init__(self, args):
         self.root = os.path.abspath(args.root)
         self.gated = set(args.gated or [])
-        self.token = args.token
+        self.tokens = list(args.token or [])
         self.page_size = args.page_size
         self.lfs_threshold = args.lfs_threshold
         self.cdn_base = args.cdn_base.rstrip("/") if args.cdn_base else None
@@ -291,6 +294,16 @@ class Resp:
 
     def body_len(self):
         return self.file_length if self.file_path else len(self.body)
+
+
+def token_number(hub, auth):
+    """Which of hub's tokens (1-based) an Authorization header carries; 0: none."""
+    if auth and auth.strip().startswith("Bearer "):
+        tok = auth.strip()[7:].strip()
+        for i, t in enumerate(hub.tokens):
+            if t == tok:
+                return i + 1
+    return 0
 
 
 def json_resp(status, obj, headers=None):
@@ -525,7 +538,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                    "and be authenticated to access it. Please log in." % repo_id)
             if not auth:
                 return None, error_resp(401, "GatedRepo", msg)
-            if hub.token is None or auth.strip() != "Bearer " + hub.token:
+            if token_number(hub, auth) == 0:
                 return None, error_resp(403, "GatedRepo", msg)
         return rdir, None
 
@@ -795,7 +808,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                  "status": resp.status,
                  "range": list(resp.rng) if resp.rng and resp.status == 206 else None,
                  "bytes": sent,
-                 "auth": self.headers.get("Authorization") is not None}
+                 "auth": self.headers.get("Authorization") is not None,
+                 "token": token_number(self.hub, self.headers.get("Authorization"))}
         if fault:
             entry["fault"] = fault
         self.state.record(entry, control)  # logged before a stall begins
@@ -897,7 +911,8 @@ def main(argv=None):
     ap.add_argument("--port-file", help="write the bound port here (atomically)")
     ap.add_argument("--log", help="append JSON request log lines here")
     ap.add_argument("--cdn-base", help="base URL for LFS redirects (default: this server)")
-    ap.add_argument("--token", help="token that gated repos require")
+    ap.add_argument("--token", action="append", default=[],
+                    help="a token that opens gated repos (repeatable)")
     ap.add_argument("--gated", action="append", default=[], metavar="ORG/NAME",
                     help="gated repo (repeatable)")
     ap.add_argument("--page-size", type=int, default=1000, help="tree entries per page")

@@ -14,7 +14,8 @@ a client can see them:
               /openapi/v2 (an empty document, JSON or protobuf: kubectl then
               skips client-side schema validation), /openapi/v3 -> 404
   objects     core v1 namespaces, nodes, persistentvolumeclaims, events, configmaps,
-              serviceaccounts; coordination.k8s.io/v1 leases;
+              secrets (stringData folded into base64 data on write, as the
+              real server does), serviceaccounts; coordination.k8s.io/v1 leases;
               apiextensions.k8s.io/v1 customresourcedefinitions; apps/v1
               daemonsets and deployments and rbac.authorization.k8s.io/v1
               roles and bindings (stored as given: enough for `kubectl
@@ -195,6 +196,7 @@ BUILTIN = [
         short=["pvc"], status_sub=True),
     Res("", "v1", "events", "Event", True, short=["ev"]),
     Res("", "v1", "configmaps", "ConfigMap", True, short=["cm"]),
+    Res("", "v1", "secrets", "Secret", True),
     Res("", "v1", "serviceaccounts", "ServiceAccount", True, short=["sa"]),
     Res("apps", "v1", "daemonsets", "DaemonSet", True, short=["ds"], status_sub=True),
     Res("apps", "v1", "deployments", "Deployment", True, short=["deploy"],
@@ -211,6 +213,24 @@ BUILTIN = [
 
 
 # --- patches -------------------------------------------------------------
+
+def fold_string_data(res, obj):
+    """A Secret's stringData is write-only: merged into data, base64."""
+    if res.kind != "Secret":
+        return
+    sd = obj.pop("stringData", None) or {}
+    data = obj.get("data") or {}
+    for k, v in sd.items():
+        data[k] = base64.b64encode(str(v).encode()).decode()
+    for k, v in list(data.items()):
+        try:
+            base64.b64decode(v, validate=True)
+        except (ValueError, TypeError):
+            raise ApiError(422, "Invalid", "Secret data[%s]: illegal base64 data" % k)
+    if data:
+        obj["data"] = data
+    obj.setdefault("type", "Opaque")
+
 
 def merge_patch(target, patch):
     """RFC 7386."""
@@ -573,6 +593,7 @@ class State:
                     {"name": meta["name"], "group": res.group, "kind": res.plural})
             if res.status_sub and res.group not in ("", "apiextensions.k8s.io"):
                 obj.pop("status", None)
+            fold_string_data(res, obj)
             obj = self.validate(res, obj)
             meta = obj["metadata"]
             meta["uid"] = str(uuid.uuid4())
@@ -645,6 +666,7 @@ class State:
                     new["status"] = copy.deepcopy(cur["status"])
                 else:
                     new.pop("status", None)
+            fold_string_data(res, new)
             new = self.validate(res, new, cur)
             if res.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
                 self.crd_changed(new)

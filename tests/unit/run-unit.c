@@ -47,7 +47,7 @@ int main(int argc, char **argv)
 					     store_tests, layout_tests,
 					     sigv4_tests, s3xml_tests,
 					     codec_tests, log_tests,
-					     metrics_tests };
+					     metrics_tests, creds_tests };
 	int passed = 0, failed = 0;
 
 	aim_log_open("unit", 0);

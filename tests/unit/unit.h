@@ -28,6 +28,7 @@ const char *unit_tmpdir(void);
 
 extern const struct unit_test util_tests[], uri_tests[], block_tests[],
 	index_tests[], store_tests[], layout_tests[], sigv4_tests[],
-	s3xml_tests[], codec_tests[], log_tests[], metrics_tests[];
+	s3xml_tests[], codec_tests[], log_tests[], metrics_tests[],
+	creds_tests[];
 
 #endif

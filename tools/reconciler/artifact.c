@@ -6,6 +6,13 @@
  *     freed here (`rm`) unless another live artifact has the same sourceUri;
  *   - `add` the sourceUri (metadata only), `pin` it with wait=false when
  *     spec.pin (default true), `unpin` when it turns false;
+ *   - spec.env (env.c) goes with the `add` as the model's own credentials
+ *     when the daemon lacks them (a new model, a restarted daemon), when the
+ *     artifact changed, and every creds_refresh_ms otherwise (a rotated
+ *     Secret: an Available artifact with spec.env is looked at that often,
+ *     since nothing watches Secrets); {} when spec.env is gone. A Secret or
+ *     key that is not there is a Warning Event, and Failed while the daemon
+ *     has no credentials for the model (with some, it keeps them);
  *   - read `list` and write status.nodes[<node>] {state, totalBytes,
  *     downloadedBytes, message, lastUsed} and the aggregate status,
  *     progress, lastUsed (the latest of the nodes') and the Ready
@@ -36,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env.h"
 #include "kube.h"
 #include "node.h"
 #include "quantity.h"
@@ -129,6 +137,75 @@ static int other_refs(struct aim_rec *r, const char *key, const char *uri,
 }
 
 /*
+ * The credentials for this pass's `add` into *send (caller frees; wiped by
+ * aim_env_release(env)): spec.env resolved, {} when spec.env is gone but
+ * the daemon holds some, NULL to leave the daemon's as they are. 0; -1
+ * with v Failed when they cannot be had and the daemon has none; -EIO
+ * when the API server could not say (try again, status untouched).
+ */
+static int env_creds(struct aim_rec *r, const char *key, json_t *obj,
+		     json_t *ks, const struct aim_node_model *m,
+		     struct aim_env *env, json_t **send, struct node_view *v)
+{
+	uint64_t now = aim_now_ms(), at = (uint64_t)ks_int(ks, "creds_at");
+	int held = m->found && m->own_creds;
+	int rc;
+
+	*send = NULL;
+	if (json_array_size(aim_jget(obj, "spec.env")) == 0) {
+		if (held)
+			*send = json_object(); /* spec.env went: drop them */
+		return 0;
+	}
+	if (held && at && now < at + (uint64_t)r->creds_refresh_ms)
+		return 0;
+	rc = aim_env_resolve(r, obj, env);
+	if (env->ignored && aim_rec_leader(r) &&
+	    !json_is_true(json_object_get(ks, "env_ignored"))) {
+		char names[512] = "";
+		json_t *n;
+		size_t i, o = 0;
+		json_array_foreach(env->ignored, i, n) o += (size_t)snprintf(
+			names + o, o < sizeof(names) ? sizeof(names) - o : 0,
+			"%s%s", i ? ", " : "", json_string_value(n));
+		aim_event(r, obj, 1, "EnvIgnored",
+			  "spec.env %s: not credentials aimfs uses (it takes "
+			  "HF_TOKEN and AWS_*); ignored",
+			  names);
+		json_object_set_new(ks, "env_ignored", json_true());
+	}
+	if (rc == 0) {
+		/* creds_at is set once the daemon took them */
+		*send = env->creds ? json_incref(env->creds) : json_object();
+		json_object_del(ks, "env_msg");
+		return 0;
+	}
+	if (rc == -EIO) {
+		aim_log(LOG_WARNING, "%s: %s", key, AIM_STR(env->message));
+		return held ? 0 : -EIO;
+	}
+	/* a reference that does not work: once per generation and message */
+	if (!aim_streq(json_string_value(json_object_get(ks, "env_msg")),
+		       env->message)) {
+		aim_log(LOG_WARNING, "%s: %s%s", key, AIM_STR(env->message),
+			held ? " (the daemon keeps the credentials it has)" : "");
+		aim_event(r, obj, 1, env->reason, "%s%s", AIM_STR(env->message),
+			  held ? "; the node keeps the credentials it has" : "");
+		json_object_set_new(ks, "env_msg",
+				    json_string(AIM_STR(env->message)));
+	}
+	if (held) {
+		/* serve on with what the daemon has; look again later */
+		json_object_set_new(ks, "creds_at", json_integer((json_int_t)now));
+		return 0;
+	}
+	v->state = "Failed";
+	v->reason = env->reason;
+	v->message = strdup(AIM_STR(env->message));
+	return -1;
+}
+
+/*
  * Drive this node's daemon for the artifact and say where it stands.
  * Returns the requeue delay in ms, or -1 when the daemon is unreachable
  * (nothing is known: status is left alone).
@@ -158,18 +235,45 @@ static long node_drive(struct aim_rec *r, const char *key, json_t *obj,
 			AIM_STR(json_string_value(json_object_get(ks, "msg"))));
 		return (long)((uint64_t)ks_int(ks, "retry_at") - now);
 	}
-	rc = aim_node_add(r->sock, uri, model, &cause);
+	/* what the daemon has: whether it holds the model's credentials */
+	rc = aim_node_find(r->sock, uri, &m, &cause);
+	if (rc < 0)
+		goto unreachable;
+	struct aim_env env;
+	json_t *send = NULL;
+	memset(&env, 0, sizeof(env));
+	rc = env_creds(r, key, obj, ks, &m, &env, &send, v);
+	if (rc < 0) {
+		aim_env_release(&env);
+		aim_node_model_release(&m);
+		if (rc == -EIO)
+			return -1;
+		return ks_fail(r, ks, v->reason, v->message);
+	}
+	int was_found = m.found;
+	rc = aim_node_add(r->sock, uri, model, send, &cause);
+	if (rc == 0 && send)
+		json_object_set_new(ks, "creds_at",
+				    json_integer((json_int_t)aim_now_ms()));
+	json_decref(send);
+	aim_env_release(&env);
 	if (rc == -EREMOTEIO) {
 		v->state = "Failed";
 		v->reason = "SourceError";
 		v->message = cause;
+		aim_node_model_release(&m);
 		return ks_fail(r, ks, v->reason, cause);
 	}
-	if (rc < 0)
+	if (rc < 0) {
+		aim_node_model_release(&m);
 		goto unreachable;
-	rc = aim_node_find(r->sock, uri, &m, &cause);
-	if (rc < 0)
-		goto unreachable;
+	}
+	if (!was_found) {
+		aim_node_model_release(&m);
+		rc = aim_node_find(r->sock, uri, &m, &cause);
+		if (rc < 0)
+			goto unreachable;
+	}
 	if (!m.found) {
 		v->state = "Pending";
 		v->reason = "Registering";
@@ -218,6 +322,9 @@ static long node_drive(struct aim_rec *r, const char *key, json_t *obj,
 		v->state = "Available";
 		v->reason = pin ? "Cached" : "Registered";
 		ks_ok(ks);
+		/* nothing watches Secrets: look at spec.env's again in time */
+		if (json_array_size(aim_jget(obj, "spec.env")) > 0)
+			delay = r->creds_refresh_ms;
 	} else {
 		v->state = "Progressing";
 		v->reason = "Downloading";
@@ -694,33 +801,6 @@ static int cluster_delete(struct aim_rec *r, const char *path, json_t **obj)
 	return aim_patch_finalizer(r, path, obj, AIM_FIN_PVC, 0);
 }
 
-/*
- * spec.env cannot be honoured: the control socket's `add` takes a URI and
- * a name only, and aimfsd reads HF_TOKEN and AWS_* from its own
- * environment for every model. Say so where the user looks, once per
- * generation (the leader only, so once per cluster).
- */
-static void env_warn(struct aim_rec *r, const char *key, json_t *obj)
-{
-	json_int_t gen =
-		json_integer_value(aim_jget(obj, "metadata.generation"));
-	json_t *ks = keystate(r, key, gen);
-	size_t n = json_array_size(aim_jget(obj, "spec.env"));
-
-	if (ks == NULL || json_is_true(json_object_get(ks, "env_warned")))
-		return;
-	aim_log(LOG_WARNING,
-		"%s: spec.env (%zu entries) is not passed to the daemon: "
-		"aimfsd takes credentials from its own environment",
-		key, n);
-	aim_event(r, obj, 1, "EnvNotSupported",
-		  "spec.env (%zu entries) is ignored: aimfsd takes HF_TOKEN "
-		  "and AWS_* from its own environment (the DaemonSet's Secret "
-		  "aimfs-credentials), for every model",
-		  n);
-	json_object_set_new(ks, "env_warned", json_true());
-}
-
 /* one pass; -EAGAIN asks for a fresh copy and another pass */
 static int artifact_once(struct aim_rec *r, const char *key, json_t **obj,
 			 long *requeue)
@@ -748,8 +828,6 @@ static int artifact_once(struct aim_rec *r, const char *key, json_t **obj,
 		if (rc < 0)
 			return rc == -ENOENT ? 0 : rc;
 	}
-	if (json_array_size(aim_jget(*obj, "spec.env")) > 0 && aim_rec_leader(r))
-		env_warn(r, key, *obj);
 	struct node_view v = {0};
 	if (aim_jstr(*obj, "status.status") == NULL) {
 		/* say it was seen before the first (slower) daemon calls */

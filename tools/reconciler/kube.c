@@ -480,6 +480,9 @@ int aim_kube_call(struct aim_kube *k, const char *method, const char *path,
 		json_error_t jerr;
 		*resp = json_loadb(s.buf, s.len, 0, &jerr);
 	}
+	/* a Secret's data came this way: no copy outlives the call */
+	if (s.buf)
+		explicit_bzero(s.buf, s.len);
 	free(s.buf);
 	aim_debug("kube: %s %s -> %ld", method, path, status);
 	return (int)status;

@@ -23,6 +23,7 @@
 
 #include "kube.h"
 #include "lease.h"
+#include "node.h"
 #include "queue.h"
 #include "rec.h"
 #include "src/log.h"
@@ -30,6 +31,7 @@
 #include "watch.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+#define DAEMON_TICK_MS 2000 /* how often the node daemon's instance is read */
 
 static struct aim_rec rec;
 static volatile int stopping;
@@ -105,10 +107,36 @@ static void on_lease(void *arg, int held)
 		queue_all();
 }
 
+/*
+ * A restarted daemon has forgotten every model's own credentials (and may
+ * have a new store): everything is reconciled again, which sends them.
+ */
+static void daemon_tick(void)
+{
+	char id[33], *cause = NULL;
+
+	if (aim_node_instance(rec.sock, id, &cause) < 0) {
+		free(cause); /* the reconciles say it where it matters */
+		return;
+	}
+	if (rec.daemon_instance[0] && id[0] &&
+	    strcmp(id, rec.daemon_instance) != 0) {
+		aim_log(LOG_NOTICE,
+			"the daemon on node %s restarted: reconciling every "
+			"artifact (their credentials are sent again)",
+			rec.node);
+		queue_all();
+	}
+	if (strcmp(id, rec.daemon_instance) != 0)
+		aim_log(LOG_INFO, "the daemon on node %s is instance %s",
+			rec.node, id[0] ? id : "(unknown)");
+	snprintf(rec.daemon_instance, sizeof(rec.daemon_instance), "%s", id);
+}
+
 static void *worker(void *arg)
 {
 	uint64_t next_resync = aim_now_ms() + (uint64_t)resync_ms;
-	uint64_t next_nodes = 0;
+	uint64_t next_nodes = 0, next_daemon = 0;
 
 	/* a reconcile needs the whole picture (shared sources, owners) */
 	while (!stopping &&
@@ -119,6 +147,10 @@ static void *worker(void *arg)
 		if (aim_now_ms() >= next_resync) {
 			queue_all();
 			next_resync = aim_now_ms() + (uint64_t)resync_ms;
+		}
+		if (aim_now_ms() >= next_daemon) {
+			daemon_tick();
+			next_daemon = aim_now_ms() + DAEMON_TICK_MS;
 		}
 		if (aim_now_ms() >= next_nodes && aim_rec_leader(&rec)) {
 			aim_rec_nodes_tick(&rec, queue_all);
@@ -173,6 +205,8 @@ static void usage(FILE *f)
 		"  --node-interval SECS    the leader looks for departed "
 		"Nodes this often (30)\n"
 		"  --watch-timeout SECS    timeoutSeconds of a watch (300)\n"
+		"  --secret-refresh SECS   read spec.env's Secrets again this "
+		"often (60)\n"
 		"  --sa-dir DIR            service account files (" SA_DIR ")\n"
 		"  --log-level LEVEL       error, warning, notice, info, "
 		"debug\n"
@@ -216,6 +250,7 @@ int main(int argc, char **argv)
 		O_RESYNC,
 		O_NODE_INT,
 		O_WATCH_TO,
+		O_SECRET_REFRESH,
 		O_SA,
 		O_LOG,
 		O_VERSION,
@@ -242,6 +277,7 @@ int main(int argc, char **argv)
 		{"resync", 1, NULL, O_RESYNC},
 		{"node-interval", 1, NULL, O_NODE_INT},
 		{"watch-timeout", 1, NULL, O_WATCH_TO},
+		{"secret-refresh", 1, NULL, O_SECRET_REFRESH},
 		{"sa-dir", 1, NULL, O_SA},
 		{"log-level", 1, NULL, O_LOG},
 		{"version", 0, NULL, O_VERSION},
@@ -253,7 +289,7 @@ int main(int argc, char **argv)
 	const char *ca = NULL, *ns = NULL, *watch_ns = NULL;
 	const char *lease_name = "aimfs-reconciler", *sa_dir = SA_DIR;
 	long headroom = 10, lease_dur = 15, progress = 2, retry = 5;
-	long retry_max = 300, watch_to = 300, node_int = 30;
+	long retry_max = 300, watch_to = 300, node_int = 30, refresh = 60;
 	struct aim_kube_conf conf = {0};
 	char host[HOST_NAME_MAX + 1], *cause = NULL, ua[512];
 	char apath[512], tpath[512];
@@ -326,6 +362,7 @@ int main(int argc, char **argv)
 		case O_RESYNC:
 		case O_NODE_INT:
 		case O_WATCH_TO:
+		case O_SECRET_REFRESH:
 			if (positive(opts[c - O_KUBECONFIG].name, optarg, &v) <
 			    0)
 				return 2;
@@ -343,6 +380,8 @@ int main(int argc, char **argv)
 				resync_ms = v * 1000;
 			else if (c == O_NODE_INT)
 				node_int = v;
+			else if (c == O_SECRET_REFRESH)
+				refresh = v;
 			else
 				watch_to = v;
 			break;
@@ -379,7 +418,7 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc || headroom > 1000 || lease_dur < 1 || progress < 1 ||
 	    progress > 5 || retry < 1 || retry_max < retry || watch_to < 1 ||
-	    node_int < 1 ||
+	    node_int < 1 || refresh < 1 ||
 	    resync_ms < 1000) {
 		if (progress > 5)
 			fprintf(stderr, "aimfs-reconciler: --progress-interval "
@@ -402,6 +441,7 @@ int main(int argc, char **argv)
 	rec.retry_base_ms = retry * 1000;
 	rec.retry_max_ms = retry_max * 1000;
 	rec.node_interval_ms = node_int * 1000;
+	rec.creds_refresh_ms = refresh * 1000;
 	/* a finalizer's name part is at most 63 characters */
 	if (strlen(rec.node) <= 63) {
 		snprintf(rec.node_fin, sizeof(rec.node_fin), "node.aimfs.io/%s",

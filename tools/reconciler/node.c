@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "node.h"
+#include "src/creds.h"
 #include "src/ctl.h"
 
 void aim_node_model_release(struct aim_node_model *m)
@@ -49,16 +50,45 @@ static int call(const char *sock, json_t *req, json_t **resp, char **cause)
 }
 
 int aim_node_add(const char *sock, const char *uri, const char *name,
-		 char **cause)
+		 json_t *creds, char **cause)
 {
 	json_t *req = json_pack("{s:s, s:s}", "cmd", "add", "uri", uri);
+	int rc;
 
 	if (req && name &&
 	    json_object_set_new(req, "name", json_string(name))) {
 		json_decref(req);
 		req = NULL;
 	}
-	return call(sock, req, NULL, cause);
+	/* a copy, wiped once sent: the caller wipes its own */
+	if (req && creds &&
+	    json_object_set_new(req, "credentials", json_deep_copy(creds))) {
+		json_decref(req);
+		req = NULL;
+	}
+	json_incref(req);
+	rc = call(sock, req, NULL, cause);
+	if (req) {
+		aim_creds_wipe_json(json_object_get(req, "credentials"));
+		json_decref(req);
+	}
+	return rc;
+}
+
+int aim_node_instance(const char *sock, char *out, char **cause)
+{
+	json_t *resp = NULL;
+	int rc = call(sock, json_pack("{s:s}", "cmd", "status"), &resp, cause);
+	const char *id;
+
+	out[0] = '\0';
+	if (rc < 0)
+		return rc;
+	id = json_string_value(
+		json_object_get(json_object_get(resp, "status"), "instance"));
+	snprintf(out, 33, "%s", id ? id : "");
+	json_decref(resp);
+	return 0;
 }
 
 int aim_node_pin(const char *sock, const char *uri, int pin, char **cause)
@@ -106,6 +136,8 @@ int aim_node_find(const char *sock, const char *uri, struct aim_node_model *m,
 		m->pinned = json_is_true(json_object_get(x, "pinned"));
 		m->last_used = (int64_t)json_integer_value(
 			json_object_get(x, "last_used"));
+		m->own_creds =
+			json_is_true(json_object_get(x, "own_credentials"));
 		snprintf(m->state, sizeof(m->state), "%s", st ? st : "");
 		if ((err && (m->error = strdup(err)) == NULL) ||
 		    (name && (m->name = strdup(name)) == NULL)) {

@@ -44,6 +44,8 @@ struct aim_rec {
 	unsigned int headroom;
 	long progress_ms; /* status writes while downloading */
 	long retry_base_ms, retry_max_ms;
+	long creds_refresh_ms; /* how long spec.env's Secrets are trusted */
+	char daemon_instance[33]; /* worker only: the node daemon's, "" */
 	char node_fin[96]; /* node.aimfs.io/<node> */
 	json_t *keys;	   /* worker only: key -> {fails, retry_at, ...} */
 	long node_interval_ms; /* how often the leader lists the Nodes */
