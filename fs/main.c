@@ -14,6 +14,7 @@
 #include <mntent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/statfs.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -363,6 +364,10 @@ int main(int argc, char **argv)
 	char mp[PATH_MAX], *cause = NULL;
 	int rc, ret = 1;
 
+	/* the daemon holds tokens and keys: a crash must not write them to a
+	 * core file (ssh-agent does the same); this also keeps other users'
+	 * ptrace and /proc/PID/mem away */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	aim_conf_init(&conf);
 	if ((rc = parse_args(argc, argv, &o)) != 0)
 		return rc;
