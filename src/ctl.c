@@ -404,18 +404,9 @@ static void *ctl_thread(void *arg)
 	struct aim_ctl *ctl = arg;
 
 	for (;;) {
-		struct pollfd p[2] = { { ctl->fd, POLLIN, 0 },
-				       { ctl->stop_pipe[0], POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		int fd = aim_accept_or_stop(ctl->fd, ctl->stop_pipe[0]);
+		if (fd == -ECANCELED)
 			break;
-		}
-		if (p[1].revents)
-			break;
-		if (!(p[0].revents & POLLIN))
-			continue;
-		int fd = accept4(ctl->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
 		pthread_mutex_lock(&ctl->lock);

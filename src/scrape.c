@@ -305,24 +305,11 @@ static void *scrape_thread(void *arg)
 	struct aim_scrape *s = arg;
 
 	for (;;) {
-		struct pollfd p[2] = { { s->fd, POLLIN, 0 },
-				       { s->stop_pipe[0], POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		int fd = aim_accept_or_stop(s->fd, s->stop_pipe[0]);
+		if (fd == -ECANCELED)
 			break;
-		}
-		if (p[1].revents)
-			break;
-		if (!(p[0].revents & POLLIN))
+		if (fd < 0)
 			continue;
-		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			/* out of descriptors: do not spin on the backlog */
-			if (errno == EMFILE || errno == ENFILE)
-				poll(NULL, 0, 100);
-			continue;
-		}
 		struct timeval tv = { REQUEST_MS / 1000, 0 };
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		serve_one(s, fd);

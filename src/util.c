@@ -8,10 +8,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -265,4 +267,23 @@ int aim_read_small_file(const char *path, size_t max, char **out)
 	buf[got] = '\0';
 	*out = buf;
 	return 0;
+}
+
+int aim_accept_or_stop(int lfd, int stopfd)
+{
+	struct pollfd p[2] = { { lfd, POLLIN, 0 }, { stopfd, POLLIN, 0 } };
+	int fd;
+
+	if (poll(p, 2, -1) < 0)
+		return errno == EINTR ? -EAGAIN : -ECANCELED;
+	if (p[1].revents)
+		return -ECANCELED;
+	if (!(p[0].revents & POLLIN))
+		return -EAGAIN;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
+		return fd;
+	/* out of descriptors: do not spin on the backlog */
+	if (errno == EMFILE || errno == ENFILE)
+		poll(NULL, 0, 100);
+	return -EAGAIN;
 }

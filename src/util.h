@@ -63,6 +63,14 @@ uint64_t aim_now_ms(void);
  * caller frees; trailing whitespace stripped. 0 or -errno */
 int aim_read_small_file(const char *path, size_t max, char **out);
 
+/*
+ * The next connection on the listening socket lfd (close-on-exec), waiting
+ * until one comes or stopfd becomes readable: an fd, -EAGAIN to call again
+ * (a transient failure; out of descriptors waits a little first), or
+ * -ECANCELED when stopfd says stop.
+ */
+int aim_accept_or_stop(int lfd, int stopfd);
+
 /* "libcurl 7.88.1, SQLite 3.40.1, ...": the libraries in use (version.c) */
 const char *aim_versions(void);
 
