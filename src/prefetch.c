@@ -8,16 +8,10 @@
  * served by fetch_threads workers, which fetch them through ensure_block,
  * so a block a reader also wants is still fetched once, and a reader
  * never waits for the queue: it fetches its own block itself.
- *
- * Blocks ahead that are already in the store are read ahead too, from the
- * store's file (POSIX_FADV_WILLNEED): the kernel's read-ahead on the mount
- * keeps about one request in flight, and a warm reader would otherwise
- * wait on the disk for each request in turn.
  */
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,10 +108,8 @@ void prefetch_note(struct aim_cache *c, struct aim_blob *b, uint32_t first,
 {
 	struct aim_prefetch *pf = c->pf;
 	uint32_t max = (uint32_t)(c->conf->prefetch_window / c->block_size);
-	uint32_t warm_from = 0, warm_to = 0;
-	int fd = -1;
 
-	if (pf == NULL || max == 0)
+	if (pf == NULL || max == 0 || c->conf->offline)
 		return;
 	pthread_mutex_lock(&c->lock);
 	/* sequential: starts where the last read ended, or in its block */
@@ -136,18 +128,7 @@ void prefetch_note(struct aim_cache *c, struct aim_blob *b, uint32_t first,
 		if (to >= b->nblocks)
 			to = b->nblocks - 1;
 		for (uint32_t i = from; i <= to && pf->len < QUEUE_MAX; i++) {
-			if (b->state[i] != B_ABSENT) {
-				/* raw and in the store: read it ahead from disk */
-				if ((b->state[i] == B_READY ||
-				     b->state[i] == B_PRESENT) &&
-				    !(b->zlen && b->zlen[i])) {
-					if (warm_to == 0)
-						warm_from = i;
-					warm_to = i + 1;
-				}
-				continue;
-			}
-			if (c->conf->offline)
+			if (b->state[i] != B_ABSENT)
 				continue;
 			pf->q[(pf->head + pf->len) % QUEUE_MAX] =
 				(struct pf_item){ b, i };
@@ -158,14 +139,5 @@ void prefetch_note(struct aim_cache *c, struct aim_blob *b, uint32_t first,
 		if (to > b->ahead)
 			b->ahead = to;
 	}
-	fd = b->fd;
 	pthread_mutex_unlock(&c->lock);
-	if (warm_to > warm_from && fd >= 0) {
-		uint64_t off = (uint64_t)warm_from * c->block_size;
-		uint64_t end = (uint64_t)warm_to * c->block_size;
-		if (end > b->size)
-			end = b->size;
-		posix_fadvise(fd, (off_t)off, (off_t)(end - off),
-			      POSIX_FADV_WILLNEED);
-	}
 }
