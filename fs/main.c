@@ -306,9 +306,9 @@ static int absolute_path(const char *p, char *out, size_t len)
 }
 
 /*
- * The kernel's read-ahead on the mount sets the size of its FUSE read
- * requests (128 KiB by default; 1 MiB after raising it): fewer, larger
- * requests for sequential readers. Best effort.
+ * The kernel's read-ahead window on the mount (128 KiB by default): a
+ * larger one keeps more FUSE read requests (256 KiB each, measured on
+ * 6.18) in flight ahead of a sequential reader. Best effort.
  */
 static void set_read_ahead(const char *mp, unsigned kb)
 {
