@@ -21,16 +21,20 @@ command -v lz4 >/dev/null ||
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lz4 >/dev/null
 . bench/lib.sh
 
-HUBPID= DPID=
+HUBPID=
 cleanup() {
-	[ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+	local m
+	for m in off auto; do
+		[ -n "${DPIDS[$m]:-}" ] && kill -TERM "${DPIDS[$m]}" 2>/dev/null &&
+			wait "${DPIDS[$m]}" 2>/dev/null
+		grep -q " $W/$m/mnt " /proc/mounts && fusermount3 -uz "$W/$m/mnt"
+	done
 	[ -n "$HUBPID" ] && kill "$HUBPID" 2>/dev/null
-	grep -q " $W/mnt " /proc/mounts && fusermount3 -uz "$W/mnt"
 }
 trap cleanup EXIT
 
 echo "== setting up in $W (bf16 $SIZE; tokenizer and padded fp32 $PADDED)"
-mkdir -p "$W/repos/bench/bf16/main" "$W/repos/bench/sparse/main" "$W/mnt"
+mkdir -p "$W/repos/bench/bf16/main" "$W/repos/bench/sparse/main"
 gen() { # dir stamp args...
 	local d=$1 stamp=$2
 	shift 2
@@ -45,15 +49,22 @@ HUBPID=$!
 for _ in $(seq 100); do [ -s "$W/hub.port" ] && break; sleep 0.1; done
 HUB=http://127.0.0.1:$(cat "$W/hub.port")
 
-ctl() { ./aimfs-ctl --socket "$W/ctl.sock" "$@"; }
-daemon() { # compress
-	rm -rf "$W/store"
-	./aimfsd -f -o "store=$W/store,ctl_socket=$W/ctl.sock,hf_endpoint=$HUB,compress=$1,model=hf://bench/bf16,model=hf://bench/sparse" \
-		"$W/mnt" 2>>"$W/daemon.log" &
-	DPID=$!
-	for _ in $(seq 200); do ctl status >/dev/null 2>&1 && break; sleep 0.05; done
+# one daemon per mode, side by side, so warm reads of the two can take
+# turns (the disk's speed drifts more between runs than the modes differ)
+declare -A DPIDS
+ctl() { # mode args...
+	local m=$1
+	shift
+	./aimfs-ctl --socket "$W/$m/ctl.sock" "$@"
 }
-undaemon() { kill -TERM "$DPID"; wait "$DPID" 2>/dev/null; DPID=; }
+daemon() { # mode
+	rm -rf "$W/$1"
+	mkdir -p "$W/$1/mnt"
+	./aimfsd -f -o "store=$W/$1/store,ctl_socket=$W/$1/ctl.sock,hf_endpoint=$HUB,compress=$1,model=hf://bench/bf16,model=hf://bench/sparse" \
+		"$W/$1/mnt" 2>>"$W/daemon.log" &
+	DPIDS[$1]=$!
+	for _ in $(seq 200); do ctl "$1" status >/dev/null 2>&1 && break; sleep 0.05; done
+}
 files() { # model: what is measured (bf16: the weights file alone)
 	if [ "$1" = bf16 ]; then
 		echo model.safetensors
@@ -66,30 +77,27 @@ bytes() { # model
 	for f in $(files "$1"); do t=$((t + $(stat -c %s "$W/repos/bench/$1/main/$f"))); done
 	echo "$t"
 }
-readall() { # model
+readall() { # mode model
 	local f
-	for f in $(files "$1"); do cat "$W/mnt/bench/$1/$f"; done >/dev/null
+	for f in $(files "$2"); do cat "$W/$1/mnt/bench/$2/$f"; done >/dev/null
 }
-warm() { # model -> median seconds of a read with the page cache dropped
-	local t=() a b
-	for _ in $(seq "$RUNS"); do
-		drop; a=$(now); readall "$1"; b=$(now); t+=("$(secs "$a" "$b")")
-	done
-	median "${t[@]}"
+warm() { # mode model -> seconds of one read with the page cache dropped
+	local a b
+	drop; a=$(now); readall "$1" "$2"; b=$(now); secs "$a" "$b"
 }
-blobs_du() { # model: du of the blobs of its measured files
+blobs_du() { # mode model: du of the blobs of its measured files
 	local f p sum=0
-	for f in $(files "$1"); do
-		f=$W/repos/bench/$1/main/$f
+	for f in $(files "$2"); do
+		f=$W/repos/bench/$2/main/$f
 		# LFS files are stored by sha256, the others by git blob sha1
-		p=$(find "$W/store/blobs" -name "$(sha256sum "$f" | cut -d' ' -f1)" \
+		p=$(find "$W/$1/store/blobs" -name "$(sha256sum "$f" | cut -d' ' -f1)" \
 			-o -name "$(git hash-object "$f")" | head -n1)
 		[ -n "$p" ] && sum=$((sum + $(du -B1 "$p" | cut -f1)))
 	done
 	echo "$sum"
 }
-lz4_blocks_of() { # model path: blocks of it stored as lz4
-	"$PY" - "$W/store/index.db" "$1" "$2" <<'PYEOF'
+lz4_blocks_of() { # mode model path: blocks of it stored as lz4
+	"$PY" - "$W/$1/store/index.db" "$2" "$3" <<'PYEOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 n, = db.execute("SELECT count(*) FROM blocks JOIN files USING (blob_id)"
@@ -100,21 +108,32 @@ print(n)
 PYEOF
 }
 
-declare -A T D Z
+declare -A T D
 for mode in off auto; do
 	daemon "$mode"
 	for m in bf16 sparse; do
-		readall "$m" # cold: fetch everything once
+		readall "$mode" "$m" # cold: fetch everything once
+		D[$mode.$m]=$(blobs_du "$mode" "$m")
 	done
-	for m in bf16 sparse; do
-		T[$mode.$m]=$(warm "$m")
-		D[$mode.$m]=$(blobs_du "$m")
-	done
-	Z[$mode]=$(ctl --json status | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["lz4_blocks"])')
-	Zbf16=$(lz4_blocks_of bf16 model.safetensors)
-	undaemon
-	echo "compress=$mode: warm bf16 ${T[$mode.bf16]}s, sparse ${T[$mode.sparse]}s; du bf16 ${D[$mode.bf16]}, sparse ${D[$mode.sparse]}; lz4 blocks ${Z[$mode]}"
 done
+Zbf16=$(lz4_blocks_of auto bf16 model.safetensors)
+Zoff=$(ctl off --json status | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["lz4_blocks"])')
+declare -A S
+for r in $(seq "$RUNS"); do
+	for m in bf16 sparse; do
+		for mode in off auto; do
+			S[$mode.$m]="${S[$mode.$m]:-} $(warm "$mode" "$m")"
+		done
+	done
+done
+for k in "${!S[@]}"; do
+	# shellcheck disable=SC2086
+	T[$k]=$(median ${S[$k]})
+done
+for mode in off auto; do
+	echo "compress=$mode: warm bf16 ${T[$mode.bf16]}s, sparse ${T[$mode.sparse]}s; du bf16 ${D[$mode.bf16]}, sparse ${D[$mode.sparse]}"
+done
+[ "$Zoff" -eq 0 ] || echo "compress=off stored $Zoff lz4 blocks?"
 # what the lz4 tool achieves on the sparse model's files
 tool=0
 for f in $(files sparse); do
