@@ -691,7 +691,7 @@ int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
 			flags = AIM_READ_ORIGIN;
 	}
 	pthread_mutex_unlock(&c->lock);
-	do {
+	for (;;) {
 		for (uint32_t i = first; i <= last && rc == 0; i++)
 			rc = ensure_block(c, b, i);
 		if (rc == 0 && (*fd = blob_fd(c, b)) < 0)
@@ -699,7 +699,11 @@ int aim_cache_read_begin(struct aim_cache *c, struct aim_file *f, size_t size,
 		/* raw blocks go out from the file; lz4 ones through a buffer */
 		if (rc == 0 && span_has_lz4(c, b, first, last))
 			rc = read_span(c, b, *fd, off, *len, first, last, buf);
-	} while (rc == -EAGAIN && ++tries < 2 && (rc = 0) == 0);
+		/* a block that did not decode is checked and fetched again */
+		if (rc != -EAGAIN || ++tries == 2)
+			break;
+		rc = 0;
+	}
 	if (rc < 0) {
 		aim_cache_read_end(c, f, off, *len, 0);
 		return -EIO;
