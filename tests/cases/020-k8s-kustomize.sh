@@ -87,20 +87,13 @@ kc create --dry-run=client -o json -f "$T/render.yaml" >"$T/render.json" 2>"$T/e
 	fail "the base as JSON: $(cat "$T/err")"
 kc create --dry-run=client -o json -f "$T/pvc-store.yaml" >"$T/pvc-store.json" 2>"$T/err" ||
 	fail "the variant as JSON: $(cat "$T/err")"
-"$PY" - "$T/render.json" "$T/pvc-store.json" <<'PYEOF' || fail "the pvc-store variant"
+"$PY" - "$T/render.json" "$T/pvc-store.json" "$top_srcdir/tests/k8s" <<'PYEOF' || fail "the pvc-store variant"
 import json, sys
-def docs(text):
-    # kubectl prints one JSON document per object
-    dec, i, out = json.JSONDecoder(), 0, []
-    while i < len(text):
-        if text[i].isspace():
-            i += 1
-            continue
-        o, i = dec.raw_decode(text, i)
-        out.extend(o["items"] if o.get("kind") == "List" else [o])
-    return out
+sys.dont_write_bytecode = True  # the source tree may be read-only (distcheck)
+sys.path.insert(0, sys.argv[3])
+from rbac import docs  # kubectl prints one JSON document per object
 def ds(path):
-    items = docs(open(path).read())
+    items = docs(path)
     return [i for i in items if i["kind"] == "DaemonSet"][0]["spec"]["template"]["spec"]
 base, var = ds(sys.argv[1]), ds(sys.argv[2])
 bv = {v["name"]: v for v in base["volumes"]}
