@@ -458,17 +458,27 @@ static int fetch_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 	return rc; /* the caller makes it -EIO, once it is counted */
 }
 
-/* forget a block: index row first, then its disk space */
-void drop_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
+/*
+ * Forget a block: index row first, then its disk space. When the row
+ * cannot go (a full disk leaves SQLite no room for its journal), a good
+ * block keeps its bytes too, so the index never records a hole; a bad
+ * one (keep_if_recorded 0) is dropped anyway, its row then fails the
+ * check that runs before a block of an earlier run is served.
+ */
+int drop_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
+	       int keep_if_recorded)
 {
-	int fd;
+	int fd, rc;
 
 	pthread_mutex_lock(&c->ixlock);
-	aim_index_block_drop(c->ix, b->id, i);
+	rc = aim_index_block_drop(c->ix, b->id, i);
 	pthread_mutex_unlock(&c->ixlock);
+	if (rc < 0 && keep_if_recorded)
+		return rc;
 	if ((fd = blob_fd(c, b)) >= 0)
 		aim_store_drop(fd, (uint64_t)i * c->block_size,
 			       block_len(c, b, i));
+	return rc;
 }
 
 /* the stored length of block i if it is lz4, else 0 */
@@ -535,7 +545,7 @@ static int verify_block(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 			rc == -EBADMSG ? "checksum mismatch" :
 			rc == -EILSEQ  ? "its lz4 data does not decode" :
 					 strerror(-rc));
-		drop_block(c, b, i);
+		drop_block(c, b, i, 0);
 	}
 	return rc;
 }

@@ -262,8 +262,11 @@ int ensure_block(struct aim_cache *c, struct aim_blob *b, uint32_t i);
 int store_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
 		const void *buf, uint32_t len, uint32_t *stored);
 /* forget block i: index row, disk space; c->lock not held, state already
- * moved away from B_READY/B_PRESENT by the caller */
-void drop_block(struct aim_cache *c, struct aim_blob *b, uint32_t i);
+ * moved away from B_READY/B_PRESENT by the caller. With keep_if_recorded,
+ * a row that cannot be dropped keeps the bytes as well: returns < 0 and
+ * the block is still stored */
+int drop_block(struct aim_cache *c, struct aim_blob *b, uint32_t i,
+	       int keep_if_recorded);
 /* the block's recorded checksum against the bytes on disk; buf (block
  * size) receives the bytes; -EBADMSG on mismatch */
 int check_block(struct aim_cache *c, struct aim_blob *b, uint32_t i, void *buf);

@@ -10,7 +10,9 @@
  * recently used first, down to the low watermark (90% of the limit).
  * Pinned blocks, blocks being fetched or checked, and blocks a read is
  * using are never evicted. A block is dropped from the index before its
- * disk space is freed, and readers wait for the drop to finish.
+ * disk space is freed, and readers wait for the drop to finish; when the
+ * index cannot drop it (no room left even for SQLite's journal), the block
+ * stays and eviction stops there.
  *
  * The evictor thread also records the models' last reads in the index
  * (cache_save_last_used), since it wakes every few seconds anyway.
@@ -128,11 +130,26 @@ sort:
 		if ((b->state[i] != B_READY && b->state[i] != B_PRESENT) ||
 		    b->inuse[i] || b->pins > 0)
 			continue;
+		uint8_t was = b->state[i];
+		uint32_t stored = b->zlen && b->zlen[i] ? b->zlen[i] :
+							  block_len(c, b, i);
 		b->state[i] = B_EVICTING;
 		account_absent(c, b, i);
 		pthread_mutex_unlock(&c->lock);
-		drop_block(c, b, i);
+		int rc = drop_block(c, b, i, 1);
 		pthread_mutex_lock(&c->lock);
+		if (rc < 0) {
+			/* the index cannot change (the disk is full): the
+			 * block stays, and so do the others */
+			aim_log(LOG_WARNING,
+				"cannot evict block %u of '%s' in %s: the index "
+				"cannot drop its row (%s); it stays",
+				i, blob_name(b), blob_model(b), strerror(-rc));
+			b->state[i] = was;
+			account_present(c, b, i, stored);
+			pthread_cond_broadcast(&c->cond);
+			break;
+		}
 		b->state[i] = B_ABSENT;
 		freed += block_len(c, b, i);
 		c->stats.evictions++;

@@ -43,7 +43,7 @@ static void discard(struct aim_cache *c, struct aim_blob *b, uint32_t i)
 	b->state[i] = B_EVICTING;
 	account_absent(c, b, i);
 	pthread_mutex_unlock(&c->lock);
-	drop_block(c, b, i);
+	drop_block(c, b, i, 0);
 	pthread_mutex_lock(&c->lock);
 	b->state[i] = B_ABSENT;
 	c->stats.verify_failures++;

@@ -4,7 +4,9 @@
 # fills (with junk) before the store's limit, ENOSPC evicts unpinned blocks
 # and the read succeeds; when the disk is full and only pinned data is left, a read gets EIO and a clear log line,
 # the pinned model stays whole and verified, and once space comes back
-# reads work again.
+# reads work again; when the disk is full to the last byte, blocks whose
+# index rows SQLite cannot drop keep their bytes, and a restart verifies
+# clean.
 . "$(dirname "$0")/lib.sh"
 
 make_model demo big -- --size 48M
@@ -74,6 +76,42 @@ rm -f "$T/small/junk"
 wait_for 10 'dd if="$MNT/demo/big/model.safetensors" bs=1M skip=20 count=1 of="$T/blk" status=none 2>/dev/null' ||
 	fail "reads did not resume after space came back"
 dd if="$(src demo big model.safetensors)" bs=1M skip=20 count=1 status=none | cmp - "$T/blk" || fail "bytes after"
+
+# the disk full to its last byte with unpinned blocks in the store: SQLite
+# has no room to drop their rows, so they keep their bytes (a row never
+# names a hole) and the read gets EIO; if a row can go, its block goes
+# and the read succeeds. Either way a restart verifies clean (below).
+stop_daemon
+start_daemon -o block_size=1M,prefetch_window=0
+dd if="$MNT/demo/big/model.safetensors" bs=1M skip=30 count=4 of=/dev/null status=none ||
+	fail "reading blocks 30-33"
+rows() { # blocks 30-33 of big recorded in the index
+	"$PY" -c 'import sqlite3, sys
+d = sqlite3.connect("file:" + sys.argv[1] + "?mode=ro", uri=True)
+print(d.execute("SELECT count(*) FROM blocks WHERE idx BETWEEN 30 AND 33 AND len = 1048576").fetchone()[0])' "$STORE/index.db"
+}
+wait_for 10 '[ "$(rows)" -ge 4 ]' || fail "blocks 30-33 are not in the index"
+dd if=/dev/zero of="$T/small/junk" bs=1M status=none 2>/dev/null
+dd if=/dev/zero of="$T/small/junk2" bs=4k status=none 2>/dev/null
+drop_caches
+if dd if="$MNT/demo/big/model.safetensors" bs=1M skip=10 count=1 of="$T/blk" status=none 2>"$T/err"; then
+	dd if="$(src demo big model.safetensors)" bs=1M skip=10 count=1 status=none | cmp - "$T/blk" ||
+		fail "wrong bytes on a full disk"
+	how="a row could go: the read succeeded"
+else
+	grep -q "Input/output error" "$T/err" || fail "want EIO: $(cat "$T/err")"
+	grep -q "cannot evict block [0-9]* of 'model.safetensors' in demo/big: the index cannot drop its row" "$DLOG" ||
+		fail "no log line for the block that could not be evicted"
+	# the blocks that stayed are whole
+	dd if="$MNT/demo/big/model.safetensors" bs=1M skip=30 count=4 of="$T/blk" status=none ||
+		fail "blocks 30-33 after the full disk"
+	dd if="$(src demo big model.safetensors)" bs=1M skip=30 count=4 status=none | cmp - "$T/blk" ||
+		fail "wrong bytes in blocks 30-33"
+	how="EIO, and the blocks that could not be evicted are whole"
+fi
+daemon_alive || fail "daemon died"
+rm -f "$T/small/junk" "$T/small/junk2"
+ok "disk full to the last byte with unpinned blocks: $how"
 stop_daemon
 # the index is consistent: a restart serves the pinned model offline
 start_daemon -o offline=yes
