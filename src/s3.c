@@ -270,17 +270,32 @@ static int sign(const struct target *s3, const char *bucket, const char *key,
 	return 0;
 }
 
+/* a region a store names is printed: letters, digits and '-' only */
+static int region_name_ok(const char *r)
+{
+	size_t n = strspn(r, "abcdefghijklmnopqrstuvwxyz0123456789-");
+
+	return n > 0 && n <= 64 && r[n] == '\0';
+}
+
 /* a final error answer as errno and a reason a person can act on */
 static int s3_error(const struct target *s3, const struct aim_http_resp *resp,
 		    const char *what, char **cause)
 {
-	char *code = NULL, *msg = NULL;
+	char *code = NULL, *msg = NULL, *region = NULL;
 	int rc;
 
 	if (resp->body)
-		aim_s3_parse_error(resp->body, resp->body_len, &code, &msg);
+		aim_s3_parse_error(resp->body, resp->body_len, &code, &msg,
+				   &region);
 	const char *c = code ? code : "";
-	if (strcmp(c, "NoSuchBucket") == 0) {
+	if (strcmp(c, "AuthorizationHeaderMalformed") == 0 && region &&
+	    region_name_ok(region)) {
+		aim_set_cause(cause, "%s: the bucket is in region %s, not %s "
+				 "(set AWS_REGION or s3_region=%s)",
+			  what, region, s3->region, region);
+		rc = -EACCES;
+	} else if (strcmp(c, "NoSuchBucket") == 0) {
 		aim_set_cause(cause, "%s: no such bucket", what);
 		rc = -ENOENT;
 	} else if (strcmp(c, "NoSuchKey") == 0 || resp->status == 404) {
@@ -317,6 +332,7 @@ static int s3_error(const struct target *s3, const struct aim_http_resp *resp,
 	}
 	free(code);
 	free(msg);
+	free(region);
 	return rc;
 }
 
@@ -401,8 +417,12 @@ int aim_s3_list(struct aim_s3 *s3, const struct aim_s3_auth *auth,
 	if ((rc = target_get(s3, auth, &t, cause)) < 0)
 		return rc;
 	do {
-		struct aim_sigv4_param params[3] = {
+		/* encoding-type=url: a key S3 cannot put in XML 1.0 (ESC,
+		 * say) comes percent-encoded, to be refused by name, rather
+		 * than making the whole page malformed XML */
+		struct aim_sigv4_param params[4] = {
 			{ "list-type", "2" },
+			{ "encoding-type", "url" },
 			{ "prefix", prefix },
 			{ "continuation-token", token },
 		};
@@ -413,7 +433,7 @@ int aim_s3_list(struct aim_s3 *s3, const struct aim_s3_auth *auth,
 			rc = -E2BIG;
 			break;
 		}
-		rc = s3_get(s3, &t, bucket, NULL, params, token ? 3 : 2, NULL,
+		rc = s3_get(s3, &t, bucket, NULL, params, token ? 4 : 3, NULL,
 			    0, 0, NULL, -1, LIST_MAX_BODY, 0, &resp, cause);
 		if (rc < 0)
 			break;

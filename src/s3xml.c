@@ -40,6 +40,7 @@ enum field {
 	F_PREFIX,
 	F_CODE,
 	F_MESSAGE,
+	F_REGION,
 };
 
 static const char *const field_names[] = {
@@ -52,6 +53,7 @@ static const char *const field_names[] = {
 	[F_PREFIX] = "Prefix",
 	[F_CODE] = "Code",
 	[F_MESSAGE] = "Message",
+	[F_REGION] = "Region",
 };
 
 struct state {
@@ -76,7 +78,7 @@ struct state {
 	int truncated_seen, url_encoded, encoding_seen;
 
 	/* Error */
-	char *code, *message;
+	char *code, *message, *region;
 };
 
 static void fail(struct state *st, int rc, const char *fmt, ...)
@@ -119,6 +121,8 @@ static enum field field_of(const struct state *st, const char *name)
 			return F_CODE;
 		if (strcmp(name, "Message") == 0)
 			return F_MESSAGE;
+		if (strcmp(name, "Region") == 0)
+			return F_REGION;
 		return F_NONE;
 	}
 	if (st->depth == 2) {
@@ -166,6 +170,8 @@ static int field_seen(const struct state *st, enum field f)
 		return st->code != NULL;
 	case F_MESSAGE:
 		return st->message != NULL;
+	case F_REGION:
+		return st->region != NULL;
 	default:
 		return 0;
 	}
@@ -349,6 +355,9 @@ static void store_field(struct state *st)
 		break;
 	case F_MESSAGE:
 		st->message = dup_text(st, t);
+		break;
+	case F_REGION:
+		st->region = dup_text(st, t);
 		break;
 	default:
 		break;
@@ -600,13 +609,15 @@ int aim_s3_parse_list(const char *xml, size_t len, struct aim_s3_list *out,
 }
 
 int aim_s3_parse_error(const char *xml, size_t len, char **code,
-		       char **message)
+		       char **message, char **region)
 {
 	struct state *st;
 	int rc;
 
 	*code = NULL;
 	*message = NULL;
+	if (region)
+		*region = NULL;
 	st = calloc(1, sizeof(*st));
 	if (st == NULL)
 		return -ENOMEM;
@@ -615,9 +626,14 @@ int aim_s3_parse_error(const char *xml, size_t len, char **code,
 	if (rc < 0) {
 		free(st->code);
 		free(st->message);
+		free(st->region);
 	} else {
 		*code = st->code;
 		*message = st->message;
+		if (region)
+			*region = st->region;
+		else
+			free(st->region);
 	}
 	free(st->cause);
 	free(st);

@@ -56,12 +56,14 @@ int aim_s3_parse_list(const char *xml, size_t len, struct aim_s3_list *out,
 void aim_s3_list_release(struct aim_s3_list *l);
 
 /*
- * Parse an S3 error body <Error><Code>..</Code><Message>..</Message></Error>.
- * *code and *message are allocated (the caller frees them) or NULL when the
- * element is absent. Returns 0, -EPROTO (not an Error document, malformed,
- * DOCTYPE, text over 4096 bytes; both set to NULL) or -ENOMEM.
+ * Parse an S3 error body <Error><Code>..</Code><Message>..</Message>
+ * [<Region>..</Region>]</Error> (Region: where the bucket is, sent with
+ * AuthorizationHeaderMalformed). *code, *message and *region (region may
+ * be NULL: not wanted) are allocated (the caller frees them) or NULL when
+ * the element is absent. Returns 0, -EPROTO (not an Error document,
+ * malformed, DOCTYPE, text over 4096 bytes; all set to NULL) or -ENOMEM.
  */
 int aim_s3_parse_error(const char *xml, size_t len, char **code,
-		       char **message);
+		       char **message, char **region);
 
 #endif

@@ -92,6 +92,6 @@ stop_daemon
 
 # the default region (us-east-1) against an eu-west-3 store
 start_daemon
-expect_fail "s3://private/zoo/org/small/onnx/sub/: HTTP 400 AuthorizationHeaderMalformed" add s3://private/zoo/org/small/onnx/sub --name us/sub
+expect_fail "s3://private/zoo/org/small/onnx/sub/: the bucket is in region eu-west-3, not us-east-1 (set AWS_REGION or s3_region=eu-west-3)" add s3://private/zoo/org/small/onnx/sub --name us/sub
 ok "a request signed for the wrong region: a clear error ($(cat "$T/err"))"
 stop_daemon

@@ -42,19 +42,21 @@ refused nl "refusing object key 'nl/a\\\\nb': control character"
 put 'bs/a\b'
 refused bs "refusing object key 'bs/a\\\\\\\\b': control character or backslash"
 put "ctl/a$(printf '\033')[31mred"
-refused ctl "malformed XML" # s3rver, like S3 without encoding-type=url, sends ESC raw
+refused ctl "malformed XML" # s3rver ignores encoding-type=url and sends ESC raw
 ok "$n hostile keys from the store refused, one clean line each"
 
 # --- listings only a hostile store sends (s3proxy answers them) ---
-# listing KEY...: the bucket's ListObjectsV2 answers exactly these keys
+# listing KEY...: the bucket's ListObjectsV2 answers exactly these keys;
+# with ENC=url, they are given percent-encoded, as S3 answers encoding-type=url
 listing() {
 	"$PY" - "$@" >"$T/req.json" <<'PYEOF'
-import json, sys
+import json, os, sys
 from xml.sax.saxutils import escape
 keys = sys.argv[1:]
+enc = "<EncodingType>url</EncodingType>" if os.environ.get("ENC") == "url" else ""
 body = ['<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult '
         'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>evil</Name><Prefix></Prefix>'
-        '<KeyCount>%d</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>' % len(keys)]
+        '<KeyCount>%d</KeyCount><MaxKeys>1000</MaxKeys>%s<IsTruncated>false</IsTruncated>' % (len(keys), enc)]
 for k in keys:
     body.append('<Contents><Key>%s</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified>'
                 '<ETag>&quot;401b30e3b8b5d629635a5c613cdb7919&quot;</ETag><Size>2</Size>'
@@ -77,6 +79,13 @@ listing "p/m/a	b"
 refused p/m "control character"
 listing "p/m/a" "p/m/a/b"
 refused p/m "as file and directory"
+# what S3 sends for keys XML 1.0 cannot carry, asked for encoding-type=url
+ENC=url listing "p/m/ok" "p/m/a%1B%5B31mred"
+refused p/m "control character"
+ENC=url listing "p/m/%2E%2E/escape"
+refused p/m "'.' or '..' path component"
+ENC=url listing "p/m/a%00b"
+refused p/m "bad percent-encoding in a key"
 curl -fsS -X POST -d '{"bucket": "evil", "body": null}' "$S3/_listing" >/dev/null
 ok "$n hostile keys and listings refused in all"
 
@@ -94,3 +103,22 @@ s3put put evil good/org/m/config.json "$T/src/config.json" >/dev/null || fail "p
 ctl add s3://evil/good/org/m >/dev/null || fail "the honest prefix"
 cmp "$MNT/org/m/config.json" "$T/src/config.json" || fail "read"
 ok "an honest prefix of the same bucket registers and reads"
+
+# every listing asked for encoding-type=url, signed and verified
+"$PY" - "$S3LOG" <<'PYEOF' || fail "a listing without encoding-type=url, or unverified"
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    q = d.get("query") or ""
+    if d["method"] == "GET" and "list-type=2" in q:
+        n += 1
+        assert "encoding-type=url" in q.split("&") and d["verified"], d
+assert n >= 10, n
+PYEOF
+# a percent-encoded listing decodes ('+' is a space): the names are S3's
+ENC=url listing "enc/m/a+b%25c.json"
+ctl add s3://evil/enc/m --name enc/m >/dev/null || fail "an encoded listing"
+[ "$(ls "$MNT/enc/m")" = "a b%c.json" ] || fail "decoded as: $(ls "$MNT/enc/m")"
+curl -fsS -X POST -d '{"bucket": "evil", "body": null}' "$S3/_listing" >/dev/null
+ok "listings ask for encoding-type=url (signed, verified); an encoded listing decodes"

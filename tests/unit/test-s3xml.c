@@ -165,7 +165,7 @@ static void entity_bomb(void)
 	CHECK(rejected(OPEN "<Contents><Key>&lol;</Key><Size>1</Size>"
 			    "</Contents>" CLOSE,
 		       "malformed"));
-	CHECK(aim_s3_parse_error(bomb, strlen(bomb), &code, &msg) == -EPROTO &&
+	CHECK(aim_s3_parse_error(bomb, strlen(bomb), &code, &msg, NULL) == -EPROTO &&
 	      code == NULL && msg == NULL);
 }
 
@@ -269,20 +269,35 @@ static void error_body(void)
 	char *code, *msg, *cause = NULL;
 	struct aim_s3_list l;
 
-	CHECK(aim_s3_parse_error(sig, strlen(sig), &code, &msg) == 0);
+	CHECK(aim_s3_parse_error(sig, strlen(sig), &code, &msg, NULL) == 0);
 	CHECK(code && strcmp(code, "SignatureDoesNotMatch") == 0);
 	CHECK(msg && strncmp(msg, "The request signature we calculated", 35) ==
 			     0);
 	free(code);
 	free(msg);
-	CHECK(aim_s3_parse_error(nsb, strlen(nsb), &code, &msg) == 0);
+	CHECK(aim_s3_parse_error(nsb, strlen(nsb), &code, &msg, NULL) == 0);
 	CHECK(code && strcmp(code, "NoSuchBucket") == 0);
 	CHECK(msg && strcmp(msg, "The specified bucket does not exist") == 0);
 	free(code);
 	free(msg);
-	CHECK(aim_s3_parse_error("<Error/>", 8, &code, &msg) == 0 &&
+	/* the bucket's region, as S3 sends it for a wrongly scoped signature */
+	const char *ahm =
+		"<Error><Code>AuthorizationHeaderMalformed</Code><Message>the "
+		"region 'us-east-1' is wrong; expecting 'eu-west-3'</Message>"
+		"<Region>eu-west-3</Region></Error>";
+	char *region;
+	CHECK(aim_s3_parse_error(ahm, strlen(ahm), &code, &msg, &region) == 0);
+	CHECK(region && strcmp(region, "eu-west-3") == 0);
+	free(code);
+	free(msg);
+	free(region);
+	CHECK(aim_s3_parse_error(nsb, strlen(nsb), &code, &msg, &region) == 0 &&
+	      region == NULL);
+	free(code);
+	free(msg);
+	CHECK(aim_s3_parse_error("<Error/>", 8, &code, &msg, NULL) == 0 &&
 	      code == NULL && msg == NULL);
-	CHECK(aim_s3_parse_error(OPEN CLOSE, strlen(OPEN CLOSE), &code, &msg) ==
+	CHECK(aim_s3_parse_error(OPEN CLOSE, strlen(OPEN CLOSE), &code, &msg, NULL) ==
 		      -EPROTO &&
 	      code == NULL);
 	/* an error body is not a listing */
@@ -307,7 +322,7 @@ static void garbage(void)
 		       "ListBucketResult"));
 	CHECK(aim_s3_parse_list(NULL, 0, &l, &cause) == -EPROTO && cause);
 	free(cause);
-	CHECK(aim_s3_parse_error("garbage", 7, &code, &msg) == -EPROTO &&
+	CHECK(aim_s3_parse_error("garbage", 7, &code, &msg, NULL) == -EPROTO &&
 	      code == NULL && msg == NULL);
 	/* a NUL inside the buffer is not the end of it */
 	CHECK(aim_s3_parse_list(OPEN "\0" CLOSE, sizeof(OPEN CLOSE), &l,
