@@ -429,11 +429,18 @@ static void free_blob(struct aim_cache *c, struct aim_blob *b)
 	}
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_lock(&c->ixlock);
-	aim_index_blob_delete(c->ix, b->id);
+	int rc = aim_index_blob_delete(c->ix, b->id);
 	pthread_mutex_unlock(&c->ixlock);
 	snprintf(path, sizeof(path), "%s/blobs/%.2s/%s", aim_store_dir(c->store),
 		 b->key, b->key);
-	unlink(path);
+	if (rc == 0)
+		unlink(path);
+	else /* its rows stay, so its bytes do: the index never names a
+	      * missing file (a model naming the blob again finds it) */
+		aim_log(LOG_WARNING,
+			"cannot remove '%s' of %s from the index (%s); its "
+			"data stays in the store",
+			blob_name(b), blob_model(b), strerror(-rc));
 	pthread_mutex_lock(&c->lock);
 	pthread_cond_broadcast(&c->cond);
 }

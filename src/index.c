@@ -515,20 +515,32 @@ int aim_index_model_set_last_used(struct aim_index *ix, int64_t id,
 	return rc;
 }
 
+/* DELETE FROM t1 WHERE col=id, then FROM t2 WHERE id=id: both or neither
+ * (a full disk can fail the second, or the COMMIT) */
+static int delete_two(struct aim_index *ix, const char *first,
+		      const char *second, int64_t id)
+{
+	int rc = aim_index_begin(ix);
+
+	if (rc < 0)
+		return rc;
+	if ((rc = exec_id(ix, first, id, NULL, 0)) < 0 ||
+	    (rc = exec_id(ix, second, id, NULL, 0)) < 0 ||
+	    (rc = aim_index_commit(ix)) < 0)
+		aim_index_rollback(ix);
+	return rc;
+}
+
 int aim_index_model_delete(struct aim_index *ix, int64_t id)
 {
-	int rc = exec_id(ix, "DELETE FROM files WHERE model_id=?", id, NULL, 0);
-
-	return rc < 0 ? rc : exec_id(ix, "DELETE FROM models WHERE id=?", id,
-				     NULL, 0);
+	return delete_two(ix, "DELETE FROM files WHERE model_id=?",
+			  "DELETE FROM models WHERE id=?", id);
 }
 
 int aim_index_blob_delete(struct aim_index *ix, int64_t id)
 {
-	int rc = exec_id(ix, "DELETE FROM blocks WHERE blob_id=?", id, NULL, 0);
-
-	return rc < 0 ? rc : exec_id(ix, "DELETE FROM blobs WHERE id=?", id,
-				     NULL, 0);
+	return delete_two(ix, "DELETE FROM blocks WHERE blob_id=?",
+			  "DELETE FROM blobs WHERE id=?", id);
 }
 
 int aim_index_block_put(struct aim_index *ix, int64_t blob_id, uint32_t idx,

@@ -109,6 +109,17 @@ else
 		fail "wrong bytes in blocks 30-33"
 	how="EIO, and the blocks that could not be evicted are whole"
 fi
+# removing a model needs the index too: refused in one line, or done whole
+if ctl rm demo/big >/dev/null 2>"$T/err"; then
+	ctl list | grep -q "demo/big" && fail "rm demo/big succeeded but it is listed"
+	how="$how; rm done"
+else
+	[ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "cannot remove 'demo/big' from the index" "$T/err" ||
+		fail "rm on a full disk: $(cat "$T/err")"
+	ctl list | grep -q "demo/big" && [ -f "$MNT/demo/big/model.safetensors" ] ||
+		fail "demo/big is gone after a refused rm"
+	how="$how; rm refused, the model stays"
+fi
 daemon_alive || fail "daemon died"
 rm -f "$T/small/junk" "$T/small/junk2"
 ok "disk full to the last byte with unpinned blocks: $how"
