@@ -16,6 +16,7 @@ struct aimfs {
 	const char *store; /* for statfs */
 	double file_timeout; /* entry/attr timeout of immutable nodes */
 	double dir_timeout;  /* directories gain entries as models are added */
+	unsigned read_ahead_kb; /* the mount's read-ahead; 0: the kernel's */
 };
 
 extern const struct fuse_lowlevel_ops aimfs_ops;

@@ -59,7 +59,7 @@ static void usage(FILE *out)
 		"  allow_other          let other users read the mount\n"
 		"  fetch_threads=N      parallel read-ahead fetches (16)\n"
 		"  prefetch_window=SIZE read ahead of sequential readers (64M)\n"
-		"  read_ahead_kb=KB     the kernel's read-ahead on the mount (1024)\n"
+		"  read_ahead_kb=KB     the kernel's read-ahead on the mount (128)\n"
 		"  s3_endpoint=URL      S3-compatible endpoint ($AWS_ENDPOINT_URL)\n"
 		"  s3_region=REGION     ($AWS_REGION, us-east-1)\n"
 		"  s3_addressing=auto|path|virtual  bucket in the path or the host\n"
@@ -306,9 +306,10 @@ static int absolute_path(const char *p, char *out, size_t len)
 }
 
 /*
- * The kernel's read-ahead window on the mount (128 KiB by default): a
- * larger one keeps more FUSE read requests (256 KiB each, measured on
- * 6.18) in flight ahead of a sequential reader. Best effort.
+ * The kernel's read-ahead window on the mount (128 KiB by default), and so
+ * its read request size (up to 1 MiB). Written before the session loop
+ * answers FUSE_INIT: the kernel then takes the smaller of this and the
+ * max_readahead of the answer (op_init), so both must say it. Best effort.
  */
 static void set_read_ahead(const char *mp, unsigned kb)
 {
@@ -414,6 +415,7 @@ int main(int argc, char **argv)
 		.store = conf.store,
 		.file_timeout = 86400.0,
 		.dir_timeout = 1.0,
+		.read_ahead_kb = conf.read_ahead_kb,
 	};
 	if (push_fuse_opt(&o, "ro,fsname=aimfs,subtype=aimfs,"
 			      "default_permissions") < 0 ||

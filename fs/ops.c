@@ -48,6 +48,13 @@ static double timeout_for(struct aimfs *fs, const struct aim_attr *a)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
+	struct aimfs *fs = userdata;
+
+	/* the kernel keeps the smaller of this and the mount's read_ahead_kb
+	 * (set by main before this answer): left at the kernel's 128 KiB,
+	 * the read_ahead_kb written there would be undone */
+	if (fs->read_ahead_kb)
+		conn->max_readahead = fs->read_ahead_kb * 1024U;
 	/* nothing is ever written: no need for the kernel to expect writes */
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	/* replies are spliced from the store's files */

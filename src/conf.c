@@ -27,7 +27,7 @@ void aim_conf_init(struct aim_conf *c)
 	c->negative_timeout = 60;
 	c->fetch_threads = 16;
 	c->prefetch_window = 64ULL << 20;
-	c->read_ahead_kb = 1024;
+	c->read_ahead_kb = 128;
 	c->compress = AIM_COMPRESS_AUTO;
 	c->compress_min_saving = 0.125;
 }

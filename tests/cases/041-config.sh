@@ -81,3 +81,15 @@ registered && fail "-o hf_endpoint lost to the config file's"
 grep -q "127.0.0.1:9" "$DLOG" || fail "no log line about the endpoint of -o"
 stop_daemon
 ok "-o hf_endpoint beats the config file's"
+
+# read_ahead_kb reaches the mount: the kernel's handling of the FUSE_INIT
+# answer must not put it back to its own 128
+conf "$T/c4.conf" "$T/s4" "hf_endpoint=$HUB" "read_ahead_kb=512"
+run_daemon "$T/c4.conf"
+stat "$MNT/demo" >/dev/null || fail "stat"
+dev=$(awk -v m="$MNT" '$5 == m { print $3 }' /proc/self/mountinfo)
+[ -n "$dev" ] && [ -r "/sys/class/bdi/$dev/read_ahead_kb" ] || fail "no bdi for the mount ($dev)"
+ra=$(cat "/sys/class/bdi/$dev/read_ahead_kb")
+[ "$ra" = 512 ] || fail "read_ahead_kb=512 in the file: the mount has $ra"
+stop_daemon
+ok "read_ahead_kb=512 from the file is the mount's read-ahead (/sys/class/bdi/$dev)"
