@@ -19,9 +19,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		aim_s3_list_release(&l);
 	}
 	free(cause);
-	if (aim_s3_parse_error((const char *)data, size, &code, &msg, NULL) == 0) {
+	char *region;
+	if (aim_s3_parse_error((const char *)data, size, &code, &msg,
+			       &region) == 0) {
 		free(code);
 		free(msg);
+		free(region);
 	}
 	return 0;
 }
