@@ -8,6 +8,17 @@
 # index (grepped), an error line, or any process's argv.
 . "$(dirname "$0")/lib.sh"
 
+# resolved_with N TOKEN: the Hub's /resolve/ requests after log line N all
+# carried token number TOKEN (and there was at least one)
+resolved_with() {
+	"$PY" - "$HUBLOG" "$1" "$2" <<'PYEOF'
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2]):]
+hub = [r for r in reqs if "/resolve/" in r["path"]]
+assert hub and all(r["token"] == int(sys.argv[3]) for r in hub), hub[:3]
+PYEOF
+}
+
 unset HF_TOKEN HF_TOKEN_PATH AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN \
 	AWS_REGION AWS_DEFAULT_REGION AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3
 TOKEN=hf_ModelOwnToken987
@@ -71,24 +82,14 @@ grep -q "was already registered; its credentials were replaced" "$T/out" || fail
 cat "$T/out" >>"$T/outputs"
 n0=$(wc -l <"$HUBLOG")
 cmp "$MNT/secret/model/model.safetensors" "$(src secret model model.safetensors)" || fail "read after the rotation"
-"$PY" - "$HUBLOG" "$n0" <<'PYEOF' || fail "the fetches after a rotation did not use the new token"
-import json, sys
-reqs = [json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2]):]
-hub = [r for r in reqs if "/resolve/" in r["path"]]
-assert hub and all(r["token"] == 2 for r in hub), hub[:3]
-PYEOF
+resolved_with "$n0" 2 || fail "the fetches after a rotation did not use the new token"
 ctl add hf://secret/model --env-file "$BAD" 2>"$T/err" && fail "a wrong token replaced a good one"
 grep -q "'secret/model' keeps the credentials it had: .*own HF_TOKEN was refused" "$T/err" ||
 	fail "bad rotation: $(cat "$T/err")"
 cat "$T/err" >>"$T/outputs"
 n0=$(wc -l <"$HUBLOG")
 cmp "$MNT/secret/model/tokenizer.json" "$(src secret model tokenizer.json)" || fail "read after a refused rotation"
-"$PY" - "$HUBLOG" "$n0" <<'PYEOF' || fail "a refused rotation changed the token"
-import json, sys
-reqs = [json.loads(l) for l in open(sys.argv[1])][int(sys.argv[2]):]
-hub = [r for r in reqs if "/resolve/" in r["path"]]
-assert hub and all(r["token"] == 2 for r in hub), hub[:3]
-PYEOF
+resolved_with "$n0" 2 || fail "a refused rotation changed the token"
 ok "rotation: a working token replaces the old one for the next fetches; a refused one changes nothing"
 
 # a restart forgets them: a clear failure, until they are given again
